@@ -1,0 +1,85 @@
+# Escaping the NTK Regime: every target sets up what it needs on a fresh machine.
+#   make book   set up, execute every chapter, build the HTML book into _build/html
+#   make test   set up, lint, unit tests, every chapter through nbval, strict book build, browser check
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+HTML   := _build/html
+
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean
+
+help:
+	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
+	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
+	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
+	@echo "make notebooks | bench | clean"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# Execute every chapter (execute_notebooks: force) and build the HTML book.
+book: setup
+	$(BIN)/jupyter-book build --all .
+	@echo "Book built: file://$(CURDIR)/$(HTML)/index.html"
+
+# The same build, strict: any Sphinx warning, missing reference or failing cell is fatal.
+book-strict: setup
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/pytest -q tests
+
+chapters: setup
+	$(BIN)/pytest -q --durations=10 chapters
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+check-html: chromium
+	$(PY) tools/check_html.py $(HTML)
+
+test: setup
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) chapters
+	$(MAKE) book-strict
+	$(MAKE) check-html
+	@echo "make test: all checks passed"
+
+bench: setup
+	$(PY) -m escape_ntk.bench --json _build/bench.json
+
+lab: setup
+	$(PY) -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab --ServerApp.jpserver_extensions="{'jupytext': True}" chapters
+
+notebooks: setup
+	@mkdir -p _build/notebooks
+	for f in chapters/*.md; do $(BIN)/jupytext --quiet --to ipynb -o _build/notebooks/$$(basename $${f%.md}).ipynb $$f; done
+	@echo "Notebooks written to _build/notebooks/"
+
+# Refresh requirements.txt from a fresh resolve of the top-level needs.
+lock:
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/pip install --quiet torch==2.13.0 jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
+	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff
+	{ head -2 requirements.txt; _build/lockenv/bin/pip freeze | sed 's/+cpu//'; } > requirements.tmp && mv requirements.tmp requirements.txt
+
+clean:
+	rm -rf _build lib/*.egg-info .pytest_cache .ruff_cache

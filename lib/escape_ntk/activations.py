@@ -1,0 +1,138 @@
+"""Activations with exact derivatives, usable on torch tensors and NumPy arrays.
+
+Each :class:`Activation` carries sigma and its first three derivatives as functions ``sigma(z)``,
+``dsigma(z)``, ``d2sigma(z)``, ``d3sigma(z)``. A torch tensor in gives a torch tensor out (same dtype);
+a NumPy array (or float) in gives a float64 NumPy array out. Chapter 1 introduces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _dual(fn: Fn) -> Callable:
+    """Let a torch elementwise function accept NumPy input too (float64 in, float64 out)."""
+
+    def wrapped(z):
+        if isinstance(z, torch.Tensor):
+            return fn(z)
+        return fn(torch.as_tensor(np.asarray(z, dtype=np.float64))).numpy()
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation sigma with exact derivatives sigma', sigma'', sigma'''.
+
+    ``smooth`` is False when sigma'' (or sigma''') has a jump or a Dirac mass (ReLU), so that
+    second-order Taylor terms are only meaningful in the distributional sense.
+    """
+
+    name: str
+    latex: str
+    _sigma: Fn
+    _d1: Fn
+    _d2: Fn
+    _d3: Fn
+    smooth: bool = True
+
+    def sigma(self, z):
+        return _dual(self._sigma)(z)
+
+    def dsigma(self, z):
+        return _dual(self._d1)(z)
+
+    def d2sigma(self, z):
+        return _dual(self._d2)(z)
+
+    def d3sigma(self, z):
+        return _dual(self._d3)(z)
+
+    def derivative(self, k: int) -> Callable:
+        """The k-th derivative (k = 0..3) as a dual torch/NumPy callable."""
+        fns = (self.sigma, self.dsigma, self.d2sigma, self.d3sigma)
+        if k not in range(4):
+            raise ValueError(f"derivative order must be 0, 1, 2 or 3; got {k!r}.")
+        return fns[k]
+
+    __call__ = sigma
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+def _sig1(z):
+    return torch.sigmoid(z - 1)
+
+
+_SQRT_PI = float(np.sqrt(np.pi))
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation(
+            "relu", r"\mathrm{ReLU}(z)",
+            torch.relu,
+            lambda z: (z > 0).to(z.dtype),
+            torch.zeros_like,
+            torch.zeros_like,
+            smooth=False,
+        ),
+        Activation(
+            "relu3", r"\mathrm{ReLU}(z)^3/6",
+            lambda z: torch.relu(z) ** 3 / 6,
+            lambda z: torch.relu(z) ** 2 / 2,
+            torch.relu,
+            lambda z: (z > 0).to(z.dtype),
+            smooth=False,
+        ),
+        Activation(
+            "softplus_shift", r"\log(1+e^{z-1})",
+            lambda z: torch.nn.functional.softplus(z - 1),
+            _sig1,
+            lambda z: _sig1(z) * (1 - _sig1(z)),
+            lambda z: _sig1(z) * (1 - _sig1(z)) * (1 - 2 * _sig1(z)),
+        ),
+        Activation(
+            "sigmoid_shift", r"1/(1+e^{1-z})",
+            _sig1,
+            lambda z: _sig1(z) * (1 - _sig1(z)),
+            lambda z: _sig1(z) * (1 - _sig1(z)) * (1 - 2 * _sig1(z)),
+            lambda z: _sig1(z) * (1 - _sig1(z)) * (1 - 6 * _sig1(z) + 6 * _sig1(z) ** 2),
+        ),
+        Activation(
+            "tanh", r"\tanh(z)",
+            torch.tanh,
+            lambda z: 1 - torch.tanh(z) ** 2,
+            lambda z: -2 * torch.tanh(z) * (1 - torch.tanh(z) ** 2),
+            lambda z: -2 * (1 - torch.tanh(z) ** 2) * (1 - 3 * torch.tanh(z) ** 2),
+        ),
+        Activation(
+            "erf", r"\mathrm{erf}(z)",
+            torch.erf,
+            lambda z: 2 / _SQRT_PI * torch.exp(-z * z),
+            lambda z: -4 * z / _SQRT_PI * torch.exp(-z * z),
+            lambda z: (8 * z * z - 4) / _SQRT_PI * torch.exp(-z * z),
+        ),
+    ]
+}
+
+
+def activation(name: str | Activation) -> Activation:
+    """Look up an activation by name: 'relu', 'relu3' (ReLU^3/6), 'softplus_shift' (softplus(z-1)),
+    'sigmoid_shift' (sigmoid(z-1), the authors' choice), 'tanh', 'erf'. An Activation passes through."""
+    if isinstance(name, Activation):
+        return name
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.") from None

@@ -1,0 +1,48 @@
+"""The book's figure style and the plots that more than one chapter draws.
+
+`set_style()` is called once per chapter (in its import cell); every figure then shares fonts, sizes and colours.
+Figures are returned (not shown) so chapters can add to them; Jupyter Book embeds them as PNG.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: One colour per degree l = 0, 1, 2, ... and per model, used consistently across chapters.
+DEGREE_COLORS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+MODEL_COLORS = {"L": "#1f77b4", "Q": "#ff7f0e", "LQ": "#7f7f7f", "LQ+R1": "#2ca02c", "net": "#9467bd",
+                "NTK": "#1f77b4", "QuadNTK": "#ff7f0e"}
+MODEL_LABELS = {"L": "NTK $f_L$", "Q": "QuadNTK $f_Q$", "LQ": "$f_L+f_Q$", "LQ+R1": r"$f_L+f_Q+\lambda R_1$",
+                "net": "network $f$"}
+
+
+def set_style() -> None:
+    """Apply the house style: compact sizes, no top/right spines, light grid, 110 dpi PNG."""
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 3.8), "figure.dpi": 110, "savefig.dpi": 110, "figure.autolayout": False,
+        "figure.constrained_layout.use": True, "font.size": 10, "axes.titlesize": 10.5,
+        "axes.labelsize": 10, "legend.fontsize": 8.5, "legend.frameon": False,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25,
+        "lines.linewidth": 1.6, "lines.markersize": 4.5, "image.cmap": "viridis",
+    })
+
+
+def degree_color(l: int) -> str:
+    return DEGREE_COLORS[l % len(DEGREE_COLORS)]
+
+
+def subplots(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float = 3.8, **kw):
+    """plt.subplots with the house size; `width`/`height` are the whole figure's, in inches."""
+    return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+
+
+def mean_band(ax, x, Y, label=None, color=None, marker="o", **kw):
+    """Plot the mean over rows of Y (seeds × points) with a ±1 std band."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    mu, sd = Y.mean(0), Y.std(0)
+    (line,) = ax.plot(x, mu, marker=marker, label=label, color=color, **kw)
+    if Y.shape[0] > 1:
+        ax.fill_between(x, mu - sd, mu + sd, color=line.get_color(), alpha=0.2, lw=0)
+    return line
