@@ -31,7 +31,8 @@ window.addEventListener('load', () => setTimeout(() => {
   const clone = body.cloneNode(true);
   clone.querySelectorAll('mjx-container, script, style, pre, code, .highlight').forEach(e => e.remove());
   const text = clone.textContent;
-  const hits = [...text.matchAll(/\\$\\$|\\\\\\(|\\\\\\[/g)].map(h => text.slice(Math.max(0, h.index - 40), h.index + 40));
+  const hits = [...text.matchAll(/\\$\\$|\\\\\\(|\\\\\\[/g)]
+    .map(h => text.slice(Math.max(0, h.index - 40), h.index + 40));
   const raw = hits.length;
   const report = {mjx: document.querySelectorAll('mjx-container').length,
                   mathSrc: document.querySelectorAll('.math, span.math, div.math').length,

@@ -46,3 +46,29 @@ def mean_band(ax, x, Y, label=None, color=None, marker="o", **kw):
     if Y.shape[0] > 1:
         ax.fill_between(x, mu - sd, mu + sd, color=line.get_color(), alpha=0.2, lw=0)
     return line
+
+
+def seed_bars(ax, rows, values=("test",), labels=None, colors=None, names=None, width=0.8):
+    """Grouped bars of mean ± std over seeds: one group per run label, one bar per value.
+
+    `rows`: the tidy rows of ``escape_ntk.experiments.compare`` (keys 'label' and each value). With
+    one value, bars take the model colours (`colors` or MODEL_COLORS); with several, one colour per
+    value (DEGREE_COLORS from degree 1 on) and a legend named by `names`. Returns the axes.
+    """
+    labels = list(dict.fromkeys(r["label"] for r in rows)) if labels is None else list(labels)
+    names = names or {}
+    x = np.arange(len(labels))
+    w = width / len(values)
+    for j, v in enumerate(values):
+        data = [np.array([r[v] for r in rows if r["label"] == lab], dtype=float) for lab in labels]
+        mu, sd = np.array([a.mean() for a in data]), np.array([a.std() for a in data])
+        if len(values) == 1:
+            col = [(colors or MODEL_COLORS).get(lab, DEGREE_COLORS[0]) for lab in labels]
+        else:
+            col = DEGREE_COLORS[(j + 1) % len(DEGREE_COLORS)]
+        ax.bar(x + (j - (len(values) - 1) / 2) * w, mu, w * 0.92, yerr=sd, color=col, capsize=2,
+               label=names.get(v, v) if len(values) > 1 else None)
+    ax.set_xticks(x, [names.get(lab, MODEL_LABELS.get(lab, lab)) for lab in labels])
+    if len(values) > 1:
+        ax.legend()
+    return ax

@@ -1,0 +1,54 @@
+"""How visible a movement is to the linear term: Rayleigh quotients and the sign-averaged energy.
+
+The population linear term of a movement U (m, d) is ||f_L(.; U)||^2_{L^2} = U^T Sigma U, with the
+NTK covariance Sigma = E_x[phi(x) phi(x)^T] (md x md, never formed). Both functions estimate it on
+the inputs of a Taylor object (pass fresh inputs for population values). Chapters: good directions
+(Rayleigh quotients, quadratic-scale movements), QuadNTK (Bai-Lee sign flips).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_tensor
+from .models import Taylor
+
+
+def _check(taylor, U, batch: bool) -> torch.Tensor:
+    if not isinstance(taylor, Taylor):
+        raise TypeError(f"taylor must be an escape_ntk.Taylor (the model at fixed inputs), e.g. "
+                        f"en.Taylor(X, W0, a, act); got {type(taylor).__name__}.")
+    ndim = 3 if batch and getattr(U, "ndim", 2) == 3 else 2
+    U = as_tensor(U, "U", ndim=ndim)
+    if tuple(U.shape[-2:]) != (taylor.m, taylor.d):
+        want = f"(m, d) = ({taylor.m}, {taylor.d})" + (" or (k, m, d)" if batch else "")
+        raise ValueError(f"U must have shape {want}, one movement row per neuron; "
+                         f"got {tuple(U.shape)}.")
+    return U.to(taylor.X.dtype)
+
+
+def rayleigh_quotients(taylor: Taylor, V) -> torch.Tensor:
+    """q(V_j) = (1/n) ||f_L(X; V_j)||^2 / ||V_j||_F^2, float64; V (m, d) -> (), (k, m, d) -> (k,).
+
+    Monte Carlo estimate of V^T Sigma V / ||V||_F^2 over the Taylor object's n inputs: about
+    lambda_l along a degree-l spike of the NTK, E sigma'^2 / m along a random direction, 0 along
+    pair-symmetric ones. One batched phi_matvec: O(nmdk) flops, O(ndk) memory.
+    """
+    V = _check(taylor, V, batch=True)
+    norms2 = V.double().flatten(-2).square().sum(-1)
+    if bool((norms2 == 0).any()):
+        raise ValueError("a direction V_j is zero and has no Rayleigh quotient; "
+                         "pass nonzero directions.")
+    F = taylor.phi_matvec(V).double()                      # (n,) or (n, k)
+    return F.square().mean(0) / norms2
+
+
+def linear_energy(taylor: Taylor, U) -> torch.Tensor:
+    """E_S f_L(x_i; SU)^2 = sum_r a_r^2 sigma'(w_{0,r}.x_i)^2 (u_r.x_i)^2 per input, shape (n,).
+
+    S = diag(s) with s uniform in {+-1}^m (Bai & Lee): the cross terms vanish because
+    E s_r s_r' = delta_rr'. It is the penalty in en.sign_flip_expected_loss, and its mean over the
+    inputs is the sign-averaged numerator of the Rayleigh quotient. O(nmd) flops, O(nm) memory.
+    """
+    U = _check(taylor, U, batch=False)
+    return (taylor.S1 * (taylor.X @ U.T)).square().sum(dim=1)

@@ -1,0 +1,212 @@
+"""The two-layer network f(x; W) = sum_r a_r sigma(w_r . x) and its Taylor terms around W0.
+
+Only the first layer W (m, d) is trained; a_r = +-1/sqrt(m) is fixed. The paired symmetric
+initialization (neuron r + m/2 copies w_{0,r} with the opposite sign of a_r) makes f(x; W0) = 0.
+Around W0, with movement U = W - W0 (paper-notes section 1.2):
+
+    f_L(x; U) = sum_r a_r sigma'(w_{0,r}.x) (u_r.x)              (NTK / linearized term)
+    f_Q(x; U) = 1/2 sum_r a_r sigma''(w_{0,r}.x) (u_r.x)^2       (QuadNTK term)
+    f_3(x; U) = 1/6 sum_r a_r sigma'''(w_{0,r}.x) (u_r.x)^3      (third-order term)
+
+Chapter 1 (setup and scales) introduces these; the training and QuadNTK chapters use
+:class:`Taylor`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import cached_property
+
+import torch
+
+from ._checks import as_tensor, check_cols, check_dim, check_same_dtype, check_width
+from .activations import Activation, activation
+
+
+def _sigma_fn(sigma) -> Callable[[torch.Tensor], torch.Tensor]:
+    """sigma as a torch callable: an Activation, an activation name, or any torch callable."""
+    if isinstance(sigma, Activation | str):
+        return activation(sigma).sigma
+    if callable(sigma):
+        return sigma
+    raise TypeError(f"sigma must be an Activation, an activation name or a torch callable; "
+                    f"got {type(sigma).__name__}.")
+
+
+def check_layers(X, W, a) -> tuple:
+    """Validate X (n, d), W (m, d), a (m,): finite tensors of one dtype with matching sizes."""
+    X = as_tensor(X, "X", ndim=2)
+    W = as_tensor(W, "W", ndim=2)
+    a = as_tensor(a, "a", ndim=1)
+    if a.shape[0] != W.shape[0]:
+        raise ValueError(f"a has {a.shape[0]} entries but W has m = {W.shape[0]} rows; "
+                         f"pass one output weight per neuron.")
+    check_cols(X, W.shape[1])
+    check_same_dtype(X=X, W=W, a=a)
+    return X, W, a
+
+
+def init_symmetric(m: int, d: int, generator: torch.Generator | None = None,
+                   dtype: torch.dtype = torch.float64, dist: str = "gaussian"):
+    """Paired symmetric initialization: returns (W0 (m, d), a (m,)) with f(x; W0) = 0 for every x.
+
+    Rows W0[:m/2] ~ N(0, I_d/d) (dist='gaussian') or uniform on the unit sphere (dist='unit', the
+    authors' code); W0[m/2:] = W0[:m/2]; a = (+1, ..., +1, -1, ..., -1)/sqrt(m). Drawn in float64,
+    then cast, so both dtypes see the same weights. Cost O(md).
+    """
+    m, d = check_width(m, symmetric=True), check_dim(d)
+    half = torch.randn(m // 2, d, generator=generator, dtype=torch.float64)
+    if dist == "gaussian":
+        half = half / math.sqrt(d)
+    elif dist == "unit":
+        half = half / half.norm(dim=1, keepdim=True)
+    else:
+        raise ValueError(f"unknown weight distribution {dist!r}; "
+                         f"use 'gaussian' (N(0, I_d/d)) or 'unit'.")
+    W0 = torch.cat([half, half]).to(dtype)
+    a = torch.cat([torch.ones(m // 2), -torch.ones(m // 2)]).to(dtype) / math.sqrt(m)
+    return W0, a
+
+
+def network(X, W, a, sigma) -> torch.Tensor:
+    """f(X; W) = sigma(X W^T) a, shape (n,). `sigma`: Activation, name or torch callable.
+
+    O(nmd) flops, O(nm) memory.
+    """
+    X, W, a = check_layers(X, W, a)
+    return _sigma_fn(sigma)(X @ W.T) @ a
+
+
+def random_signs(m: int, generator: torch.Generator | None = None,
+                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """s in {-1, +1}^m, i.i.d. fair signs (the Bai-Lee randomization S = diag(s))."""
+    m = check_width(m, symmetric=False)
+    return (2 * torch.randint(0, 2, (m,), generator=generator) - 1).to(dtype)
+
+
+def sign_flip(U, s) -> torch.Tensor:
+    """diag(s) U: neuron r's movement u_r times the sign s_r. U (m, d), s (m,)."""
+    U, s = as_tensor(U, "U", ndim=2), as_tensor(s, "s", ndim=1)
+    if s.shape[0] != U.shape[0]:
+        raise ValueError(f"s has {s.shape[0]} signs but U has m = {U.shape[0]} rows; "
+                         f"pass one sign per neuron.")
+    check_same_dtype(U=U, s=s)
+    return s[:, None] * U
+
+
+def norm_24(U) -> torch.Tensor:
+    """||U||_{2,4} = (sum_r ||u_r||^4)^{1/4}, the quadratic-regime norm (0-d tensor)."""
+    U = as_tensor(U, "U", ndim=2)
+    return (U.square().sum(dim=1).square().sum()) ** 0.25
+
+
+def scale_movement(U, scale: str) -> torch.Tensor:
+    """Rescale a direction U (m, d) to the NTK ball or the quadratic ball. Chapter 1.
+
+    scale='ntk': ||U||_F = 1, so ||u_r|| ~ 1/sqrt(m); scale='quadratic': ||U||_{2,4} = 1, so
+    ||u_r|| ~ m^{-1/4}.
+    """
+    U = as_tensor(U, "U", ndim=2)
+    if scale == "ntk":
+        norm = U.norm()
+    elif scale == "quadratic":
+        norm = norm_24(U)
+    else:
+        raise ValueError(f"unknown scale {scale!r}; "
+                         f"use 'ntk' (||U||_F = 1) or 'quadratic' (||U||_2,4 = 1).")
+    if norm == 0:
+        raise ValueError("U is zero and has no direction to rescale; pass a nonzero movement.")
+    return U / norm
+
+
+class Taylor:
+    """Taylor expansion of f(.; W0 + U) around W0 at fixed inputs X (a training or test set).
+
+    Precomputes Z0 = X W0^T and S_k = a * sigma^{(k)}(Z0) (n, m) for k = 1, 2 (k = 3 lazily), so
+    each term costs one O(nmd) GEMM plus O(nm) elementwise work; memory O(nm). Never forms the
+    n x md Jacobian Phi (row i of Phi is (S1[i, r] x_i)_r).
+
+    Attributes: X, W0, a, act (Activation), n, m, d, Z0, S1, S2, S3 (lazy).
+    """
+
+    def __init__(self, X, W0, a, act):
+        if not isinstance(act, Activation | str):
+            raise TypeError("act must be an Activation or an activation name (Taylor needs sigma', "
+                            f"sigma'', sigma'''); got {type(act).__name__}.")
+        self.act = activation(act)
+        self.X, self.W0, self.a = check_layers(X, W0, a)
+        self.n, self.d = self.X.shape
+        self.m = self.W0.shape[0]
+        self.Z0 = self.X @ self.W0.T
+        self.S1 = self.a * self.act.dsigma(self.Z0)
+        self.S2 = self.a * self.act.d2sigma(self.Z0)
+
+    @cached_property
+    def S3(self) -> torch.Tensor:
+        """a * sigma'''(Z0), (n, m); computed on first use."""
+        return self.a * self.act.d3sigma(self.Z0)
+
+    def _movement(self, U, batch: bool = False) -> torch.Tensor:
+        U = as_tensor(U, "U", ndim=3 if batch and getattr(U, "ndim", 2) == 3 else 2)
+        shape = (self.m, self.d)
+        if U.shape[-2:] != shape:
+            want = f"(m, d) = {shape}" + (" or (k, m, d)" if batch else "")
+            raise ValueError(f"U must have shape {want}; got {tuple(U.shape)}.")
+        check_same_dtype(U=U, W0=self.W0)
+        return U
+
+    def f0(self) -> torch.Tensor:
+        """f(X; W0), (n,): zero under the symmetric initialization."""
+        return self.act.sigma(self.Z0) @ self.a
+
+    def f(self, U) -> torch.Tensor:
+        """The full network f(X; W0 + U), (n,). O(nmd)."""
+        return network(self.X, self.W0 + self._movement(U), self.a, self.act)
+
+    def f_L(self, U) -> torch.Tensor:
+        """NTK term rowsum(S1 * (X U^T)) = rowsum(X * (S1 U)), (n,). O(nmd) flops, O(nd) memory."""
+        return self.phi_matvec(U)
+
+    def f_Q(self, U) -> torch.Tensor:
+        """QuadNTK term 1/2 rowsum(S2 * (X U^T)^2), (n,). O(nmd) flops, O(nm) memory."""
+        Z = self.X @ self._movement(U).T
+        return 0.5 * (self.S2 * Z * Z).sum(dim=1)
+
+    def f_3(self, U) -> torch.Tensor:
+        """Third-order term 1/6 rowsum(S3 * (X U^T)^3), (n,). O(nmd) flops, O(nm) memory."""
+        Z = self.X @ self._movement(U).T
+        return (self.S3 * Z * Z * Z).sum(dim=1) / 6
+
+    def phi_matvec(self, U) -> torch.Tensor:
+        """Phi vec(U) = rowsum(X * (S1 U)), (n,); a batch U (k, m, d) gives (n, k) in one GEMM.
+
+        O(nmdk) flops, O(ndk) memory; no n x md array.
+        """
+        U = self._movement(U, batch=True)
+        if U.ndim == 2:
+            return (self.X * (self.S1 @ U)).sum(dim=1)
+        k = U.shape[0]
+        SU = self.S1 @ U.permute(1, 0, 2).reshape(self.m, k * self.d)     # (n, k d)
+        return (SU.view(self.n, k, self.d) * self.X[:, None, :]).sum(dim=2)
+
+    def phi_rmatvec(self, r) -> torch.Tensor:
+        """Phi^T r reshaped to (m, d): S1^T (r * X). A batch r (n, k) gives (k, m, d) as ONE GEMM.
+
+        O(nmdk) flops, O(ndk + mdk) memory; no n x md array. Also the gradient of <r, f_L(U)> in U.
+        """
+        r = as_tensor(r, "r", ndim=2 if getattr(r, "ndim", 1) == 2 else 1)
+        if r.shape[0] != self.n:
+            raise ValueError(f"r has {r.shape[0]} rows but the Taylor model has n = {self.n} "
+                             f"inputs; pass one residual per input.")
+        check_same_dtype(r=r, X=self.X)
+        if r.ndim == 1:
+            return self.S1.T @ (r[:, None] * self.X)
+        k = r.shape[1]
+        RX = (r[:, :, None] * self.X[:, None, :]).reshape(self.n, k * self.d)
+        return (self.S1.T @ RX).view(self.m, k, self.d).permute(1, 0, 2)
+
+    def gram(self) -> torch.Tensor:
+        """Empirical NTK Gram at X, (n, n): (X X^T) * (S1 S1^T), as kernels.ntk_gram. O(n^2 m)."""
+        from .kernels import gram_from_features
+        return gram_from_features(self.X, self.S1)

@@ -1,0 +1,185 @@
+"""Regularizers for the movement U: the good-direction penalty R_1, ||U||_{2,4}^8, sign flips.
+
+R_1 (paper-notes section 3.3, the authors' experiment) penalizes the part of the linear term's
+training predictions that the top-n_k eigenvectors U_k of the training NTK Gram K = J J^T do not
+explain:
+
+    R_1(U) = (1/n) ||(I - U_k U_k^T) f_L(X; U)||^2  =  (1/n) ||J (I - V_k V_k^T) vec(U)||^2,
+
+an identity because J V_k V_k^T = U_k U_k^T J; only n x n objects are needed. Chapters: good
+directions, the combined NTK + QuadNTK experiment (settings A/B of paper-notes section 10),
+QuadNTK (sign flips).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_tensor, check_degree, check_dim, check_positive_int
+from .harmonics import harmonic_dimension
+from .models import Taylor, norm_24
+
+
+def n_k(d: int, k: int) -> int:
+    """n_k = sum_{l <= k} B(d, l), the number of degree-<= k spherical harmonics; n_k(d, 1) = 1 + d.
+
+    The size of the NTK's top (degree-<= k) eigenspace that R_1 leaves free; n_k(20, 2) = 230.
+    """
+    d, k = check_dim(d), check_degree(k, "k")
+    return sum(harmonic_dimension(d, l) for l in range(k + 1))
+
+
+class R1Penalty:
+    """R_1(U) = (1/n) ||(I - U_k U_k^T) f_L||^2 for a fixed orthonormal basis U_k (n, n_k), float64.
+
+    Build it with :meth:`spectral` (top-n_k eigenvectors of the training Gram, the paper's choice),
+    :meth:`from_basis` (any orthonormal basis) or :meth:`random` (a random subspace, for the
+    ablation). ``value`` and ``grad_fL`` take the linear term's training predictions f_L (n,) and
+    cost O(n n_k); the trainer chains ``grad_fL`` through Phi^T with the residual (no extra GEMM).
+    """
+
+    def __init__(self, U_k: torch.Tensor, evals: torch.Tensor | None = None):
+        self._U_k = U_k
+        self._evals = evals
+        self._cast = {torch.float64: U_k}
+
+    @classmethod
+    def spectral(cls, K, n_k: int) -> R1Penalty:
+        """U_k = the top-n_k eigenvectors of the training NTK Gram K (n, n), by a float64 eigh.
+
+        O(n^3) flops, O(n^2) memory (computed once). Keeps all eigenvalues of K (descending) in
+        ``evals``, which the trainer's stability check uses: lr (1 + lam) lambda_{n_k+1}(K/n) < 1.
+        """
+        K = as_tensor(K, "K", ndim=2, dtype=torch.float64)
+        n = K.shape[0]
+        if K.shape[1] != n:
+            raise ValueError(f"K must be a square (n, n) Gram matrix; got shape {tuple(K.shape)}.")
+        asym = float((K - K.T).abs().max())
+        if asym > 1e-8 * max(float(K.abs().max()), 1e-300):
+            raise ValueError(f"K is not symmetric (max |K - K^T| = {asym:.3g}); pass the NTK Gram "
+                             f"K = J J^T, e.g. taylor.gram().")
+        n_k = _check_nk(n_k, n)
+        evals, evecs = torch.linalg.eigh(K)
+        return cls(evecs.flip(1)[:, :n_k].contiguous(), evals.flip(0))
+
+    @classmethod
+    def from_basis(cls, U_k) -> R1Penalty:
+        """Penalize everything outside span(U_k); U_k (n, n_k) must have orthonormal columns."""
+        U_k = as_tensor(U_k, "U_k", ndim=2, dtype=torch.float64)
+        n, k = U_k.shape
+        if k > n:
+            raise ValueError(f"U_k has n_k = {k} columns but only n = {n} rows; a basis of R^n has "
+                             f"at most n vectors.")
+        err = float((U_k.T @ U_k - torch.eye(k, dtype=torch.float64)).abs().max()) if k else 0.0
+        if err > 1e-8:
+            raise ValueError(f"U_k's columns are not orthonormal (max |U_k^T U_k - I| = "
+                             f"{err:.3g}); orthonormalize first, e.g. torch.linalg.qr(U_k).Q.")
+        return cls(U_k.contiguous())
+
+    @classmethod
+    def random(cls, n: int, n_k: int, generator: torch.Generator | None = None) -> R1Penalty:
+        """A uniformly random n_k-dim subspace of R^n (QR of an n x n_k Gaussian), float64."""
+        n = check_positive_int(n, "n")
+        n_k = _check_nk(n_k, n)
+        G = torch.randn(n, n_k, generator=generator, dtype=torch.float64)
+        return cls(torch.linalg.qr(G).Q.contiguous())
+
+    @property
+    def U_k(self) -> torch.Tensor:
+        """The kept basis (n, n_k), float64."""
+        return self._U_k
+
+    @property
+    def evals(self) -> torch.Tensor | None:
+        """All eigenvalues of K, descending, float64 (only for :meth:`spectral`; else None)."""
+        return self._evals
+
+    @property
+    def n(self) -> int:
+        return self._U_k.shape[0]
+
+    @property
+    def n_k(self) -> int:
+        return self._U_k.shape[1]
+
+    def _basis(self, dtype: torch.dtype) -> torch.Tensor:
+        if dtype not in self._cast:
+            self._cast[dtype] = self._U_k.to(dtype)
+        return self._cast[dtype]
+
+    def _check(self, fL) -> torch.Tensor:
+        fL = as_tensor(fL, "fL", ndim=1)
+        if fL.shape[0] != self.n:
+            raise ValueError(f"fL has {fL.shape[0]} entries but the penalty was built for n = "
+                             f"{self.n} training inputs; pass f_L at the training inputs.")
+        return fL
+
+    def project(self, fL) -> torch.Tensor:
+        """(I - U_k U_k^T) fL (n,): the linear predictions' part outside span(U_k). O(n n_k)."""
+        fL = self._check(fL)
+        B = self._basis(fL.dtype)
+        return fL - B @ (B.T @ fL)
+
+    def value(self, fL) -> torch.Tensor:
+        """R_1 = (1/n) ||(I - U_k U_k^T) fL||^2 (0-d tensor, differentiable). O(n n_k)."""
+        p = self.project(fL)
+        return p @ p / self.n
+
+    def grad_fL(self, fL) -> torch.Tensor:
+        """dR_1/dfL = (2/n) (I - U_k U_k^T) fL, (n,). O(n n_k)."""
+        return self.project(fL) * (2.0 / self.n)
+
+    def __repr__(self) -> str:
+        kind = "spectral" if self._evals is not None else "basis"
+        return f"R1Penalty({kind}, n={self.n}, n_k={self.n_k})"
+
+
+def _check_nk(n_k, n: int) -> int:
+    n_k = check_degree(n_k, "n_k")
+    if n_k > n:
+        raise ValueError(f"n_k = {n_k} exceeds the number of training inputs n = {n}; "
+                         f"keep at most n directions (n_k = sum_(l<=k) B(d, l), see en.n_k).")
+    return n_k
+
+
+def check_movement(U, taylor: Taylor, name: str = "U") -> torch.Tensor:
+    """U as a finite (m, d) tensor in the Taylor model's dtype, or a clear error."""
+    U = as_tensor(U, name, ndim=2)
+    if tuple(U.shape) != (taylor.m, taylor.d):
+        raise ValueError(f"{name} must have shape (m, d) = ({taylor.m}, {taylor.d}), one movement "
+                         f"row per neuron; got {tuple(U.shape)}.")
+    return U.to(taylor.X.dtype)
+
+
+def bl_penalty(U) -> torch.Tensor:
+    """Bai & Lee's ||U||_{2,4}^8 = (sum_r ||u_r||^4)^2 (0-d tensor). O(md). Chapter: QuadNTK."""
+    return norm_24(U) ** 8
+
+
+def bl_penalty_grad(U) -> torch.Tensor:
+    """Gradient of ||U||_{2,4}^8: row r is 8 ||U||_{2,4}^4 ||u_r||^2 u_r, (m, d). O(md)."""
+    U = as_tensor(U, "U", ndim=2)
+    sq = U.square().sum(dim=1)
+    return (8.0 * sq.square().sum()) * sq[:, None] * U
+
+
+def sign_flip_expected_loss(taylor: Taylor, U, y) -> torch.Tensor:
+    """E_S of the Taylor model's square loss under sign flips S = diag(s), s uniform in {+-1}^m:
+
+        E_S (1/n) ||f_L(SU) + f_Q(U) - y||^2 = (1/n) sum_i [(f_Q(x_i; U) - y_i)^2
+                                               + sum_r a_r^2 sigma'(w_{0,r}.x_i)^2 (u_r.x_i)^2]
+
+    (cross terms vanish since E s_r = 0; f_Q(SU) = f_Q(U)). Paper-notes section 4.1. Returns a 0-d
+    tensor (differentiable in U). O(nmd) flops, O(nm) memory. Chapter: QuadNTK.
+    """
+    if not isinstance(taylor, Taylor):
+        raise TypeError(f"taylor must be an escape_ntk.Taylor; got {type(taylor).__name__}.")
+    y = as_tensor(y, "y", ndim=1, dtype=taylor.X.dtype)
+    if y.shape[0] != taylor.n:
+        raise ValueError(f"y has {y.shape[0]} entries but the Taylor model has n = {taylor.n} "
+                         f"inputs; pass one label per input.")
+    U = check_movement(U, taylor, "U")
+    Z = taylor.X @ U.T
+    fQ = 0.5 * (taylor.S2 * Z * Z).sum(dim=1)
+    linear_var = (taylor.S1 * Z).square().sum(dim=1)
+    return ((fQ - y).square() + linear_var).mean()

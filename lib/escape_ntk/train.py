@@ -1,0 +1,476 @@
+"""Full-batch gradient descent on the first layer, for the NTK, QuadNTK, combined and full models.
+
+Models (all from the same W0 and the same :class:`~escape_ntk.Taylor` object at the training
+inputs): "L" = f_L (NTK), "Q" = f_Q (QuadNTK), "LQ" = f_L + f_Q, "net" = the network f(W0 + U).
+The objective is
+
+    (1/n) ||f(X; U) - y||^2 + lam R_1(U) + bl_lam ||U||_{2,4}^8.
+
+Gradients are hand-written and fused: with Z = X U^T, r = (2/n)(f - y) and g = lam dR_1/df_L,
+grad = ((r + g) * S1 + r * S2 * Z)^T X: two O(nmd) GEMMs and a few elementwise passes over two
+preallocated n x m buffers per step; the n x md Jacobian is never formed. Chapters: QuadNTK, the
+combined experiment (paper-notes section 10).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse.linalg as sla
+import torch
+from tqdm import tqdm
+
+from ._checks import as_tensor, check_degree, check_positive_int
+from .models import Taylor, norm_24, random_signs
+from .regularizers import R1Penalty, check_movement
+from .targets import captured, relative_mse
+
+MODELS = ("L", "Q", "LQ", "net")
+_LINEAR = ("L", "LQ", "net")          # models with a linear term (their lr is bounded by K/n)
+_BLOWUP = 1e6                         # divergence: loss above this factor times its initial value
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became non-finite or exploded; ``step``, ``loss``, ``suggested_lr`` say where."""
+
+    def __init__(self, step: int, loss: float, lr: float, suggested_lr: float):
+        self.step, self.loss, self.lr, self.suggested_lr = step, loss, lr, suggested_lr
+        super().__init__(f"training diverged at step {step}: loss = {loss:.3g} with lr = {lr:.3g}; "
+                         f"try a smaller learning rate, e.g. lr = {suggested_lr:.3g}.")
+
+
+@dataclass
+class History:
+    """What :func:`train` logged at ``steps`` (log-spaced, 0 and the last step included).
+
+    ``train``: training MSE; ``test``: test error (relative to Var f* when a target was given) or
+    None; ``R1``: R_1(U) (when a penalty was given) or None; ``objective``: MSE + lam R_1 +
+    bl_lam ||U||_{2,4}^8; ``norm_F``, ``norm_24``: ||U||_F, ||U||_{2,4}; ``captured``: per target
+    component, the captured fraction on the test set; ``U``: the final movement (m, d).
+    """
+
+    model: str
+    lr: float
+    lam: float
+    steps: np.ndarray
+    train: np.ndarray
+    objective: np.ndarray
+    norm_F: np.ndarray
+    norm_24: np.ndarray
+    test: np.ndarray | None = None
+    R1: np.ndarray | None = None
+    captured: dict[str, np.ndarray] = field(default_factory=dict)
+    U: torch.Tensor | None = None
+
+    _SERIES = ("train", "objective", "norm_F", "norm_24", "test", "R1")
+
+    def final(self, name: str) -> float:
+        """The last logged value of a series ('train', 'test', 'R1', ...) or captured component."""
+        series = getattr(self, name, None) if name in self._SERIES else self.captured.get(name)
+        if series is None:
+            have = [s for s in self._SERIES if getattr(self, s) is not None] + list(self.captured)
+            raise KeyError(f"{name!r} was not logged; logged: {have}.")
+        return float(series[-1])
+
+    def as_dict(self) -> dict:
+        """Plain dict: steps, every logged series (NumPy), captured as a dict, model, lr, lam."""
+        out = {"model": self.model, "lr": self.lr, "lam": self.lam, "steps": self.steps}
+        out.update({s: getattr(self, s) for s in self._SERIES if getattr(self, s) is not None})
+        out["captured"] = dict(self.captured)
+        return out
+
+
+def small_init(m: int, d: int, generator: torch.Generator | None = None, scale: float = 0.1,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Small random U0 (m, d): u_r ~ N(0, (scale m^{-1/4})^2 / d I), ||u_r|| ~ scale m^{-1/4}.
+
+    The start for "Q" and "LQ" (grad f_Q = 0 at U = 0); paper-notes section 10. O(md).
+    """
+    m, d = check_positive_int(m, "width m"), check_positive_int(d, "d")
+    U = torch.randn(m, d, generator=generator, dtype=torch.float64)
+    return (U * (scale * m ** -0.25 / math.sqrt(d))).to(dtype)
+
+
+def predict(taylor: Taylor, U, model: str = "LQ") -> torch.Tensor:
+    """Predictions (n,) of `model` at the Taylor object's inputs with movement U (m, d).
+
+    "L": rowsum(X * (S1 U)); "Q": 1/2 rowsum(S2 * (X U^T)^2); "LQ": their sum; "net":
+    sigma(Z0 + X U^T) a. O(nmd) flops, O(nm) memory ("L": O(nd)).
+    """
+    _check_taylor(taylor)
+    model = _check_model(model)
+    U = check_movement(U, taylor)
+    if model == "net":
+        return taylor.act.sigma(torch.addmm(taylor.Z0, taylor.X, U.T)) @ taylor.a
+    f = (taylor.X * (taylor.S1 @ U)).sum(dim=1) if model in ("L", "LQ") else None
+    if model == "L":
+        return f
+    Z = taylor.X @ U.T
+    fQ = 0.5 * (taylor.S2 * Z * Z).sum(dim=1)
+    return fQ if f is None else f + fQ
+
+
+def top_eigenvalue(taylor: Taylor, lam: float = 0.0, penalty: R1Penalty | None = None) -> float:
+    """lambda_max(A (K/n) A) with A = I + (sqrt(1 + lam) - 1)(I - U_k U_k^T), K the training Gram.
+
+    A = I (no penalty) gives lambda_max(K/n): the linear term's GD is stable iff lr < 1/this value.
+    Matrix-free Lanczos (scipy eigsh on K v = f_L(Phi^T v)): about 20-60 products of O(nmd) each;
+    never forms K. Exact shortcut for a spectral penalty: max(lambda_1, (1 + lam) lambda_{n_k+1}).
+    """
+    _check_taylor(taylor)
+    n = taylor.n
+    if penalty is not None and penalty.evals is not None and penalty.n == n:
+        ev = penalty.evals / n
+        tail = float(ev[penalty.n_k]) if penalty.n_k < n else 0.0
+        return max(float(ev[0]), (1.0 + lam) * tail)
+    X, S1 = taylor.X, taylor.S1
+    c = math.sqrt(1.0 + lam) - 1.0 if penalty is not None else 0.0
+    B = penalty.U_k if c else None
+
+    def A(v: torch.Tensor) -> torch.Tensor:
+        return v if not c else v + c * (v - B @ (B.T @ v))
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        w = A(torch.from_numpy(np.ascontiguousarray(v).reshape(-1)))
+        G = S1.T @ (w.to(X.dtype)[:, None] * X)               # Phi^T w, (m, d)
+        Kw = (X * (S1 @ G)).sum(dim=1).double() / n           # Phi Phi^T w / n
+        return A(Kw).numpy()
+
+    op = sla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    val = sla.eigsh(op, k=1, which="LA", v0=np.ones(n), tol=1e-6,
+                    return_eigenvectors=False)
+    return float(val[0])
+
+
+def stable_lr(taylor_or_K, factor: float = 0.9) -> float:
+    """The calibrated learning rate factor / lambda_max(K/n) (paper-notes section 10).
+
+    Accepts a :class:`Taylor` (matrix-free Lanczos, see :func:`top_eigenvalue`) or the Gram K (n, n)
+    (float64 Lanczos via ``escape_ntk.spectra.top_eigh``).
+    """
+    if isinstance(taylor_or_K, Taylor):
+        lam_max = top_eigenvalue(taylor_or_K)
+    else:
+        from .spectra import top_eigh
+        K = as_tensor(taylor_or_K, "K", ndim=2)
+        lam_max = float(top_eigh(K, 1)[0][0]) / K.shape[0]
+    return factor / lam_max
+
+
+def _check_taylor(taylor, name: str = "taylor") -> None:
+    if not isinstance(taylor, Taylor):
+        raise TypeError(f"{name} must be an escape_ntk.Taylor (the model at fixed inputs), e.g. "
+                        f"en.Taylor(X, W0, a, act); got {type(taylor).__name__}.")
+
+
+def _check_model(model) -> str:
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {MODELS} "
+                         f"(f_L, f_Q, f_L + f_Q, the full network).")
+    return model
+
+
+def _check_nonneg(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {name} = {x!r}.")
+    return float(x)
+
+
+def _log_steps(steps: int, points: int) -> np.ndarray:
+    """0 plus `points - 1` log-spaced steps in [1, steps] (deduplicated; the last step included)."""
+    if steps == 0:
+        return np.zeros(1, dtype=np.int64)
+    grid = np.geomspace(1, steps, points - 1) if points > 2 else np.array([steps])
+    return np.concatenate([[0], np.unique(np.round(grid).astype(np.int64))])
+
+
+class _Step:
+    """f and the fused gradient of one GD step, with the n x m work buffers allocated once.
+
+    Works on the transposed movement Ut = U^T (d, m). Per step two O(nmd) GEMMs, Z = X Ut and
+    grad^T = (r X)^T G, plus a few elementwise passes over preallocated n x m buffers (the thin
+    rowsum(X * (S U)) GEMM is slower than an elementwise pass here, so row sums are elementwise).
+    "LQ" uses V = S1 + S2 Z / 2: f = rowsum(Z * V) and G = S1 + S2 Z = 2 V - S1, so the whole step
+    is Z, V, Z * V, V - S1/2 and the two GEMMs. "net" adds sigma and sigma' over n x m.
+    """
+
+    def __init__(self, taylor: Taylor, model: str, need_fL: bool):
+        self.model, self.need_fL = model, need_fL
+        self.a, self.act = taylor.a, taylor.act
+        self.m, self.dtype = taylor.m, taylor.X.dtype
+        self._buf: dict[str, torch.Tensor] = {}
+
+    def buffer(self, name: str, rows: int) -> torch.Tensor:
+        B = self._buf.get(name)
+        if B is None or B.shape[0] != rows:
+            B = self._buf[name] = torch.empty(rows, self.m, dtype=self.dtype)
+        return B
+
+    def forward(self, D, Ut: torch.Tensor, s: torch.Tensor | None):
+        """(f, f_L) at the data D = (X, S1, S2, Z0); f_L is None unless model or penalty need it.
+
+        s (m,): Bai-Lee signs on the movement in the linear term, f_L(SU) + f_Q(U) (model "LQ").
+        """
+        X, S1, S2, Z0 = D
+        model, rows = self.model, X.shape[0]
+        Z = self.buffer("Z", rows)
+        if model == "net":
+            torch.addmm(Z0, X, Ut, out=Z)
+            self.D1 = self.act.dsigma(Z)
+            fL = (X * (S1 @ Ut.T)).sum(dim=1) if self.need_fL else None
+            return self.act.sigma(Z) @ self.a, fL
+        torch.mm(X, Ut, out=Z)
+        if model == "L":
+            f = Z.mul_(S1).sum(dim=1)
+            return f, f
+        V = self.buffer("V", rows)
+        if model == "Q":
+            torch.mul(S2, Z, out=V)                              # S2 Z, kept for backward
+            return Z.mul_(V).sum(dim=1).mul_(0.5), None
+        fL = torch.mul(S1, Z, out=self.buffer("B", rows)).sum(dim=1) if self.need_fL else None
+        S1s = S1 if s is None else torch.mul(S1, s, out=self.buffer("B", rows))
+        torch.addcmul(S1s, S2, Z, value=0.5, out=V)           # V = S1 + S2 Z / 2
+        f = Z.mul_(V).sum(dim=1)                              # f_L + f_Q
+        V.add_(S1s, alpha=-0.5)                               # V = (S1 + S2 Z) / 2 = df/dZ / 2
+        return f, fL
+
+    def backward(self, D, r: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """grad^T (d, m) of <r, f> + <g, f_L> (g: the penalty's gradient in f_L), after forward."""
+        X, S1 = D[0], D[1]
+        model = self.model
+        if model == "L":
+            return torch.mm(((r if g is None else r + g)[:, None] * X).T, S1)
+        if model == "net":
+            grad = torch.mm((r[:, None] * X).T, self.D1).mul_(self.a)
+            return grad if g is None else grad.addmm_((g[:, None] * X).T, S1)
+        V = self._buf["V"]
+        if model == "Q":
+            return torch.mm((r[:, None] * X).T, V)
+        if g is None:
+            return torch.mm((2.0 * r[:, None] * X).T, V)
+        V.mul_(2.0 * r[:, None]).addcmul_(S1, g[:, None])
+        return torch.mm(X.T, V)
+
+
+def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 0.0,
+          penalty: R1Penalty | None = None, U0=None, test: Taylor | None = None, y_test=None,
+          target=None, log_points: int = 30, sign_flips: bool = False, bl_lam: float = 0.0,
+          batch_size: int | None = None, generator: torch.Generator | None = None,
+          progress: bool = True, check_lr: bool = True) -> History:
+    """Gradient descent on the movement U for `model` in {"L", "Q", "LQ", "net"}; returns a History.
+
+    Objective (1/n)||f(X; U) - y||^2 + lam R_1(U) + bl_lam ||U||_{2,4}^8, from U0 (default 0;
+    use :func:`small_init` for "Q"/"LQ"), `steps` updates U <- U - lr grad. Full batch, or
+    mini-batches of `batch_size` drawn with `generator` (R_1 then still uses all n inputs).
+    `sign_flips=True` (model "LQ"): Bai-Lee training of f_L(SU) + f_Q(U) with fresh signs S each
+    step; the logged losses are then those of the sign-averaged predictor E_S f = f_Q(U). `test` is
+    a Taylor at test inputs (same W0, a, act) with labels `y_test` (or `target`, an escape_ntk
+    Target, evaluated there); with a target the test error is relative to Var f* and the captured
+    fraction of each component is logged. Runs in the Taylor object's dtype; deterministic given
+    `generator`.
+
+    Stability (`check_lr`): for models with a linear term, lr * lambda_max(K/n) < 1, and with the
+    penalty lr * (1 + lam) * lambda_{n_k+1}(K/n) < 1 (paper-notes section 10), else ValueError
+    with a suggested lr. A loss that becomes non-finite or exceeds 1e6 x its start raises
+    TrainingDiverged. Cost per step: O(nmd) flops (two GEMMs) plus a few O(nm) passes; O(nm)
+    memory.
+    """
+    _check_taylor(taylor)
+    model = _check_model(model)
+    n, m, d, dtype = taylor.n, taylor.m, taylor.d, taylor.X.dtype
+    y = as_tensor(y, "y", ndim=1, dtype=dtype)
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} labels but the Taylor model has n = {n} training "
+                         f"inputs; pass one label per input.")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0; got lr = {lr!r} (see en.stable_lr).")
+    steps = check_degree(steps, "steps")
+    lam, bl_lam = _check_nonneg(lam, "lam"), _check_nonneg(bl_lam, "bl_lam")
+    log_points = check_positive_int(log_points, "log_points")
+    if log_points < 2:
+        raise ValueError(f"log_points must be >= 2 (the first and the last step); "
+                         f"got {log_points}.")
+    if penalty is not None:
+        if not isinstance(penalty, R1Penalty):
+            raise TypeError(f"penalty must be an en.R1Penalty; got {type(penalty).__name__}.")
+        if penalty.n != n:
+            raise ValueError(f"the penalty was built for n = {penalty.n} inputs but the training "
+                             f"set has n = {n}; build it from this training Gram.")
+    if lam > 0 and penalty is None:
+        raise ValueError(f"lam = {lam} > 0 needs a penalty, e.g. "
+                         f"penalty=en.R1Penalty.spectral(taylor.gram(), n_k).")
+    if lam > 0 and model == "Q":
+        raise ValueError("model 'Q' has no linear term, so R_1 does not act on it; use lam = 0 "
+                         "(the penalty is still logged when given).")
+    if sign_flips:
+        if model != "LQ":
+            raise ValueError(f"sign_flips applies to the Taylor model 'LQ' (f_L(SU) + f_Q(U)); "
+                             f"got model = {model!r}.")
+        if lam > 0:
+            raise ValueError("sign_flips=True randomizes the linear term, which R_1 would "
+                             "penalize; use lam = 0 (Bai-Lee pair sign flips with bl_lam instead).")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if batch_size > n:
+            raise ValueError(f"batch_size = {batch_size} exceeds n = {n}; use batch_size <= n or "
+                             f"None for full-batch GD.")
+        batch_size = None if batch_size == n else batch_size
+    if (sign_flips or batch_size) and generator is None:
+        raise ValueError("sign flips and mini-batches draw random numbers: pass "
+                         "generator=torch.Generator().manual_seed(seed).")
+    U = torch.zeros(m, d, dtype=dtype) if U0 is None else check_movement(U0, taylor, "U0").clone()
+    if model == "Q" and not bool(U.any()):
+        warnings.warn("grad f_Q = 0 at U = 0 (a saddle), so model 'Q' would not move; start from "
+                      "a small random movement, U0 = en.small_init(m, d, generator).", stacklevel=2)
+    if test is None and (y_test is not None or target is not None):
+        raise ValueError("y_test and target are evaluated on the test set; also pass "
+                         "test=en.Taylor(X_test, W0, a, act).")
+    if test is not None:
+        _check_taylor(test, "test")
+        if test.m != m or test.d != d or not (torch.equal(test.W0, taylor.W0)
+                                              and torch.equal(test.a, taylor.a)):
+            raise ValueError("test must be a Taylor model with the same W0 and a as the training "
+                             "one, e.g. en.Taylor(X_test, W0, a, act).")
+        if y_test is None:
+            if target is None:
+                raise ValueError("with test, pass y_test (labels at test.X) or target.")
+            y_test = target(test.X)
+        y_test = as_tensor(y_test, "y_test", ndim=1, dtype=dtype)
+        if y_test.shape[0] != test.n:
+            raise ValueError(f"y_test has {y_test.shape[0]} labels but test has n = {test.n} "
+                             f"inputs; pass one label per test input.")
+    if check_lr and model in _LINEAR and not sign_flips:
+        _check_stability(taylor, lr, lam, penalty)
+
+    log_at = _log_steps(steps, log_points)
+    logger = _Logger(taylor, y, model, lam, bl_lam, penalty, test, y_test, target, sign_flips)
+    step = _Step(taylor, model, need_fL=lam > 0 and not batch_size)
+    full = (taylor.X, taylor.S1, taylor.S2, taylor.Z0)
+    Ut = U.T.contiguous()
+    s = None
+    threshold = None
+    next_log = 0
+    bar = tqdm(total=steps, desc=f"train {model}", disable=not progress, leave=False)
+    try:
+        for t in range(steps + 1):
+            if sign_flips:
+                s = random_signs(m, generator, dtype)
+            if batch_size:
+                idx = torch.randperm(n, generator=generator)[:batch_size]
+                D, yb = tuple(A[idx] for A in full), y[idx]
+            else:
+                D, yb = full, y
+            f, fL = step.forward(D, Ut, s)
+            res = f - yb
+            mse = float(res @ res) / yb.shape[0]
+            if threshold is None:
+                threshold = _BLOWUP * max(mse, float(y @ y) / n, 1e-12)
+            if not math.isfinite(mse) or mse > threshold:
+                raise TrainingDiverged(t, mse, lr, lr / 4)
+            if t == log_at[next_log]:
+                exact = None if (batch_size or sign_flips) else (f, fL)
+                logger.log(t, Ut, exact)
+                next_log += 1
+            if t == steps:
+                break
+            r = res.mul_(2.0 / yb.shape[0])
+            gpen = lam * penalty.grad_fL(fL) if lam > 0 and not batch_size else None
+            g = step.backward(D, r, gpen)
+            if lam > 0 and batch_size:
+                fL_all = (taylor.X * (taylor.S1 @ Ut.T)).sum(dim=1)
+                gp = lam * penalty.grad_fL(fL_all)
+                g.addmm_((gp[:, None] * taylor.X).T, taylor.S1)
+            if bl_lam > 0:
+                sq = Ut.square().sum(dim=0)
+                g.add_(Ut * sq, alpha=bl_lam * 8.0 * float(sq @ sq))
+            Ut.sub_(g, alpha=lr)
+            bar.update(1)
+    finally:
+        bar.close()
+    return logger.history(lr, Ut.T.contiguous())
+
+
+def _check_stability(taylor: Taylor, lr: float, lam: float, penalty: R1Penalty | None) -> None:
+    """Raise ValueError unless GD on the linear term is stable: lr * lambda_max(A K/n A) < 1."""
+    lam_eff = top_eigenvalue(taylor, lam if penalty is not None else 0.0, penalty)
+    if lr * lam_eff < 1.0:
+        return
+    suggestion = 0.9 / lam_eff
+    if penalty is not None and lam > 0 and penalty.evals is not None:
+        ev = penalty.evals / taylor.n
+        if lr * float(ev[0]) >= 1.0:
+            bound = f"lr * lambda_max(K/n) < 1 (lambda_max(K/n) = {float(ev[0]):.4g})"
+        else:
+            bound = (f"lr * (1 + lam) * lambda_(n_k+1)(K/n) < 1 (lam = {lam:g}, "
+                     f"lambda_(n_k+1)(K/n) = {float(ev[penalty.n_k]):.4g})")
+    elif penalty is not None and lam > 0:
+        bound = f"lr * lambda_max(A K/n A) < 1 with the penalty (= {lam_eff:.4g})"
+    else:
+        bound = f"lr * lambda_max(K/n) < 1 (lambda_max(K/n) = {lam_eff:.4g})"
+    raise ValueError(f"lr = {lr:.4g} makes gradient descent on the linear term diverge: it needs "
+                     f"{bound}. Use lr <= {suggestion:.4g} (0.9 x the bound; en.stable_lr), or "
+                     f"pass check_lr=False to watch it diverge.")
+
+
+class _Logger:
+    """Collects the History series at the log points (O(nmd) per point, train and test)."""
+
+    def __init__(self, taylor, y, model, lam, bl_lam, penalty, test, y_test, target, sign_flips):
+        self.taylor, self.y, self.model = taylor, y, model
+        self.lam, self.bl_lam, self.penalty = lam, bl_lam, penalty
+        self.test, self.y_test, self.target = test, y_test, target
+        self.eval_model = "Q" if sign_flips else model          # E_S f_L(SU) = 0
+        self.rows: dict[str, list] = {k: [] for k in ("steps", "train", "objective", "norm_F",
+                                                      "norm_24", "test", "R1")}
+        self.captured: dict[str, list] = {}
+
+    def log(self, t: int, Ut: torch.Tensor, exact) -> None:
+        U = Ut.T
+        taylor, rows = self.taylor, self.rows
+        if exact is not None:
+            f, fL = exact
+        else:
+            f, fL = predict(taylor, U, self.eval_model), None
+        train = float((f - self.y).square().mean())
+        R1 = None
+        if self.penalty is not None:
+            if fL is None:
+                fL = predict(taylor, U, "L")
+            R1 = float(self.penalty.value(fL))
+        n24 = float(norm_24(U))
+        obj = train + (self.lam * R1 if self.lam else 0.0) + self.bl_lam * n24 ** 8
+        rows["steps"].append(t)
+        rows["train"].append(train)
+        rows["objective"].append(obj)
+        rows["norm_F"].append(float(U.norm()))
+        rows["norm_24"].append(n24)
+        rows["R1"].append(R1)
+        if self.test is not None:
+            yhat = predict(self.test, U, self.eval_model)
+            rows["test"].append(_test_error(yhat, self.y_test, self.target))
+            if self.target is not None:
+                for name, c in captured(yhat, self.test.X, self.target).items():
+                    self.captured.setdefault(name, []).append(c)
+
+    def history(self, lr: float, U: torch.Tensor) -> History:
+        rows = self.rows
+        arr = {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()
+               if k not in ("test", "R1", "steps")}
+        return History(
+            model=self.model, lr=float(lr), lam=self.lam,
+            steps=np.asarray(rows["steps"], dtype=np.int64),
+            test=np.asarray(rows["test"], dtype=np.float64) if self.test is not None else None,
+            R1=np.asarray(rows["R1"], dtype=np.float64) if self.penalty is not None else None,
+            captured={k: np.asarray(v, dtype=np.float64) for k, v in self.captured.items()},
+            U=U, **arr)
+
+
+def _test_error(yhat: torch.Tensor, y: torch.Tensor, target) -> float:
+    """Test MSE, relative to Var f* (en.relative_mse) when a target is given."""
+    if target is None:
+        return float((yhat - y).square().mean())
+    return float(relative_mse(yhat, y, target))
