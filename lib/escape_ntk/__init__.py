@@ -58,4 +58,6 @@ from . import learning  # noqa: E402
 
 # --- directions (chapters 5-6) ---
 from .directions import linear_energy, rayleigh_quotients  # noqa: E402
-from .experiments import HEADLINE, SETTING_A, SETTING_B, Problem, Run, Setting, compare, prepare, run
+
+# --- experiments (chapter 7) ---
+from .experiments import HEADLINE, SETTING_A, SETTING_B, Run, Setting, compare  # noqa: E402
