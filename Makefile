@@ -22,7 +22,7 @@ help:
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=64"
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
@@ -46,7 +46,7 @@ unit: setup
 	$(BIN)/pytest -q tests
 
 chapters: setup
-	$(BIN)/pytest -q --durations=10 chapters
+	$(BIN)/pytest -q --durations=10 index.md chapters
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

@@ -80,7 +80,8 @@ def render(page: Path, tmp: Path) -> tuple[dict, set[str]]:
 
 def main(root: str) -> int:
     html = Path(root).resolve()
-    pages = [html / "index.html", *sorted((html / "chapters").glob("*.html"))]
+    pages = [html / "index.html", *[html / f"{p}.html" for p in ("notation", "status", "bibliography")],
+             *sorted((html / "chapters").glob("*.html"))]
     if not pages[0].exists():
         print(f"check_html: {pages[0]} is missing; build the book first (make book).")
         return 1
