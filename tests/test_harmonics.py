@@ -9,6 +9,7 @@ import scipy.special as sps
 import sympy as sp
 import torch
 from numpy.polynomial import hermite_e
+from oracles import bivariate_expectation
 
 import escape_ntk as en
 from escape_ntk import symbolic as sym
@@ -201,18 +202,9 @@ def test_funk_hecke_eigenfunction_monte_carlo():
 # ------------------------------------------------------------------------------ NTK spectrum
 
 
-def _kappa_gauss_hermite(f, t, nodes=80):
-    """E[f(g) f(g')] for a standard bivariate normal with correlation t (2-D Gauss–Hermite)."""
-    z, w = hermite_e.hermegauss(nodes)
-    w = w / w.sum()
-    g, xi = np.meshgrid(z, z, indexing="ij")
-    W = np.outer(w, w)
-    return np.array([np.sum(W * f(g) * f(ti * g + np.sqrt(1 - ti**2) * xi)) for ti in t])
-
-
 def test_ntk_eigenvalues_against_direct_gauss_hermite():
     d, f = 10, en.activation("softplus_shift").dsigma
-    h = lambda t: d * t * _kappa_gauss_hermite(f, t)
+    h = lambda t: d * t * bivariate_expectation(f, t)
     direct = en.funk_hecke(h, d, 4, nodes=60)
     np.testing.assert_allclose(en.ntk_eigenvalues("softplus_shift", d, 4), direct, rtol=1e-11)
 

@@ -127,6 +127,16 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+def as_callable(f, order: int = 0, name: str = "sigma") -> Callable:
+    """The order-th derivative of sigma as a callable, from an Activation, an activation name, or a callable
+    (returned as is: it is taken to already be that derivative). `name` is used in the error message."""
+    if isinstance(f, Activation | str):
+        return activation(f).derivative(order)
+    if callable(f):
+        return f
+    raise TypeError(f"{name} must be a callable, an Activation or an activation name; got {type(f).__name__}.")
+
+
 def activation(name: str | Activation) -> Activation:
     """Look up an activation by name: 'relu', 'relu3' (ReLU^3/6), 'softplus_shift' (softplus(z-1)),
     'sigmoid_shift' (sigmoid(z-1), the authors' choice), 'tanh', 'erf'. An Activation passes through."""

@@ -26,7 +26,7 @@ import torch
 from scipy.special import gammaln, roots_jacobi, roots_legendre
 
 from ._checks import check_degree, check_dim, check_positive_int
-from .activations import Activation, activation
+from .activations import as_callable
 
 MAX_DEGREE = 256  # highest Hermite degree the quadrature resolves (c_j to ~1e-14)
 MAX_TERMS = MAX_DEGREE + 1  # most terms of the Mehler series used by the NTK routines
@@ -229,12 +229,7 @@ def gegenbauer_moments(d: int, k_max: int, l_max: int) -> np.ndarray:
 
 def as_dsigma(dsigma) -> Callable:
     """sigma' from a callable on NumPy arrays, an Activation or an activation name (its .dsigma)."""
-    if isinstance(dsigma, str | Activation):
-        return activation(dsigma).dsigma
-    if callable(dsigma):
-        return dsigma
-    raise TypeError(f"dsigma must be a callable, an Activation or an activation name; "
-                    f"got {type(dsigma).__name__}.")
+    return as_callable(dsigma, 1, "dsigma")
 
 
 def ntk_series_coefficients(dsigma, terms: int) -> np.ndarray:

@@ -11,25 +11,14 @@ Chapters: NTK spectrum, NTK kernel ridge.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 
 import torch
 
 from ._checks import as_tensor, check_cols, check_same_dtype
-from .activations import Activation, activation
+from .activations import as_callable
 from .models import check_layers
 
 _BLOCK_ROWS = 256   # row-block height of the triangular Gram product (6-8 blocks at n = 2000)
-
-
-def _dsigma_fn(dsigma) -> Callable[[torch.Tensor], torch.Tensor]:
-    """sigma' as a torch callable, from a callable, an Activation or an activation name."""
-    if isinstance(dsigma, Activation | str):
-        return activation(dsigma).dsigma
-    if callable(dsigma):
-        return dsigma
-    raise TypeError(f"dsigma must be a torch callable (sigma'), an Activation or an activation "
-                    f"name; got {type(dsigma).__name__}.")
 
 
 def gram_from_features(X: torch.Tensor, S: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -63,7 +52,7 @@ def ntk_gram(X, W, a, dsigma, Y=None) -> torch.Tensor:
     memory; never forms the n x md Jacobian. Chapters: NTK spectrum, NTK kernel ridge.
     """
     X, W, a = check_layers(X, W, a)
-    ds = _dsigma_fn(dsigma)
+    ds = as_callable(dsigma, 1, "dsigma")
     a_abs = a.abs()
     uniform = bool((a_abs == a_abs[0]).all())       # a_r = +-c: pull c^2 out of the n x m product
     scale = float(a_abs[0]) ** 2 if uniform else 1.0

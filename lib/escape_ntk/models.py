@@ -15,23 +15,12 @@ Chapter 1 (setup and scales) introduces these; the training and QuadNTK chapters
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import cached_property
 
 import torch
 
 from ._checks import as_tensor, check_cols, check_dim, check_same_dtype, check_width
-from .activations import Activation, activation
-
-
-def _sigma_fn(sigma) -> Callable[[torch.Tensor], torch.Tensor]:
-    """sigma as a torch callable: an Activation, an activation name, or any torch callable."""
-    if isinstance(sigma, Activation | str):
-        return activation(sigma).sigma
-    if callable(sigma):
-        return sigma
-    raise TypeError(f"sigma must be an Activation, an activation name or a torch callable; "
-                    f"got {type(sigma).__name__}.")
+from .activations import Activation, activation, as_callable
 
 
 def check_layers(X, W, a) -> tuple:
@@ -75,7 +64,7 @@ def network(X, W, a, sigma) -> torch.Tensor:
     O(nmd) flops, O(nm) memory.
     """
     X, W, a = check_layers(X, W, a)
-    return _sigma_fn(sigma)(X @ W.T) @ a
+    return as_callable(sigma, 0, "sigma")(X @ W.T) @ a
 
 
 def random_signs(m: int, generator: torch.Generator | None = None,
