@@ -67,7 +67,8 @@ bench: setup
 
 lab: setup
 	$(PY) -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab --ServerApp.jpserver_extensions="{'jupytext': True}" chapters
+	@echo "In JupyterLab, right-click a chapter in chapters/ -> Open With -> Jupytext Notebook."
+	$(BIN)/jupyter lab
 
 notebooks: setup
 	@mkdir -p _build/notebooks
