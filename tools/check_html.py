@@ -1,6 +1,7 @@
 """Real-browser check of the built book: headless Chromium renders each page and we assert that
 
 - MathJax typeset the math (its <mjx-container> elements are in the DOM, no raw $$ or \\( \\[ delimiters left),
+- no Markdown table was left as raw `|---|` text (output Markdown rendered as MyST),
 - every <img> on the page loaded (naturalWidth > 0),
 - the page requested no external host (Chromium's net log lists only file:// and data: URLs, plus Chromium's own
   background hosts, which are ignored).
@@ -34,9 +35,10 @@ window.addEventListener('load', () => setTimeout(() => {
   const hits = [...text.matchAll(/\\$\\$|\\\\\\(|\\\\\\[/g)]
     .map(h => text.slice(Math.max(0, h.index - 40), h.index + 40));
   const raw = hits.length;
+  const rawTables = (text.match(/\\|\\s*:?[-\u2013\u2014]+:?\\s*\\|\\s*:?[-\u2013\u2014]+/g) || []).length;   // Markdown table rules left as text
   const report = {mjx: document.querySelectorAll('mjx-container').length,
                   mathSrc: document.querySelectorAll('.math, span.math, div.math').length,
-                  images: imgs.length, broken: broken, raw: raw, hits: hits.slice(0, 3)};
+                  images: imgs.length, broken: broken, raw: raw, hits: hits.slice(0, 3), rawTables: rawTables};
   const pre = document.createElement('pre'); pre.id = 'check-html-report';
   pre.textContent = JSON.stringify(report); document.body.appendChild(pre);
 }, 3000));
@@ -98,6 +100,8 @@ def main(root: str) -> int:
                     problems.append("math present but not typeset by MathJax")
                 if report["raw"]:
                     problems.append(f"{report['raw']} raw math delimiters left in the text, e.g. {report['hits']}")
+                if report["rawTables"]:
+                    problems.append(f"{report['rawTables']} Markdown tables left as raw text")
                 if report["broken"]:
                     problems.append(f"images that did not load: {report['broken']}")
             if hosts:
