@@ -35,7 +35,8 @@ window.addEventListener('load', () => setTimeout(() => {
   const hits = [...text.matchAll(/\\$\\$|\\\\\\(|\\\\\\[/g)]
     .map(h => text.slice(Math.max(0, h.index - 40), h.index + 40));
   const raw = hits.length;
-  const rawTables = (text.match(/\\|\\s*:?[-\u2013\u2014]+:?\\s*\\|\\s*:?[-\u2013\u2014]+/g) || []).length;   // Markdown table rules left as text
+  // Markdown table rules left as text (|---|---, or dashes turned into en/em dashes)
+  const rawTables = (text.match(/\\|\\s*:?[-\u2013\u2014]+:?\\s*\\|\\s*:?[-\u2013\u2014]+/g) || []).length;
   const report = {mjx: document.querySelectorAll('mjx-container').length,
                   mathSrc: document.querySelectorAll('.math, span.math, div.math').length,
                   images: imgs.length, broken: broken, raw: raw, hits: hits.slice(0, 3), rawTables: rawTables};
