@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_tensor
 from .models import Taylor
 
 
@@ -18,13 +17,7 @@ def _check(taylor, U, batch: bool) -> torch.Tensor:
     if not isinstance(taylor, Taylor):
         raise TypeError(f"taylor must be an escape_ntk.Taylor (the model at fixed inputs), e.g. "
                         f"en.Taylor(X, W0, a, act); got {type(taylor).__name__}.")
-    ndim = 3 if batch and getattr(U, "ndim", 2) == 3 else 2
-    U = as_tensor(U, "U", ndim=ndim)
-    if tuple(U.shape[-2:]) != (taylor.m, taylor.d):
-        want = f"(m, d) = ({taylor.m}, {taylor.d})" + (" or (k, m, d)" if batch else "")
-        raise ValueError(f"U must have shape {want}, one movement row per neuron; "
-                         f"got {tuple(U.shape)}.")
-    return U.to(taylor.X.dtype)
+    return taylor.check_movement(U, batch=batch, cast=True)
 
 
 def rayleigh_quotients(taylor: Taylor, V) -> torch.Tensor:

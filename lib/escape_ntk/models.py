@@ -136,13 +136,20 @@ class Taylor:
         """a * sigma'''(Z0), (n, m); computed on first use."""
         return self.a * self.act.d3sigma(self.Z0)
 
-    def _movement(self, U, batch: bool = False) -> torch.Tensor:
-        U = as_tensor(U, "U", ndim=3 if batch and getattr(U, "ndim", 2) == 3 else 2)
+    def check_movement(self, U, name: str = "U", batch: bool = False, cast: bool = False) -> torch.Tensor:
+        """U as a finite (m, d) tensor (or (k, m, d) when `batch`), or a clear error.
+
+        cast=False requires U in the model's dtype; cast=True converts it.
+        """
+        U = as_tensor(U, name, ndim=3 if batch and getattr(U, "ndim", 2) == 3 else 2)
         shape = (self.m, self.d)
-        if U.shape[-2:] != shape:
+        if tuple(U.shape[-2:]) != shape:
             want = f"(m, d) = {shape}" + (" or (k, m, d)" if batch else "")
-            raise ValueError(f"U must have shape {want}; got {tuple(U.shape)}.")
-        check_same_dtype(U=U, W0=self.W0)
+            raise ValueError(f"{name} must have shape {want}, one movement row per neuron; "
+                             f"got {tuple(U.shape)}.")
+        if cast:
+            return U.to(self.X.dtype)
+        check_same_dtype(**{name: U, "W0": self.W0})
         return U
 
     def f0(self) -> torch.Tensor:
@@ -151,7 +158,7 @@ class Taylor:
 
     def f(self, U) -> torch.Tensor:
         """The full network f(X; W0 + U), (n,). O(nmd)."""
-        return network(self.X, self.W0 + self._movement(U), self.a, self.act)
+        return network(self.X, self.W0 + self.check_movement(U), self.a, self.act)
 
     def f_L(self, U) -> torch.Tensor:
         """NTK term rowsum(S1 * (X U^T)) = rowsum(X * (S1 U)), (n,). O(nmd) flops, O(nd) memory."""
@@ -159,12 +166,12 @@ class Taylor:
 
     def f_Q(self, U) -> torch.Tensor:
         """QuadNTK term 1/2 rowsum(S2 * (X U^T)^2), (n,). O(nmd) flops, O(nm) memory."""
-        Z = self.X @ self._movement(U).T
+        Z = self.X @ self.check_movement(U).T
         return 0.5 * (self.S2 * Z * Z).sum(dim=1)
 
     def f_3(self, U) -> torch.Tensor:
         """Third-order term 1/6 rowsum(S3 * (X U^T)^3), (n,). O(nmd) flops, O(nm) memory."""
-        Z = self.X @ self._movement(U).T
+        Z = self.X @ self.check_movement(U).T
         return (self.S3 * Z * Z * Z).sum(dim=1) / 6
 
     def phi_matvec(self, U) -> torch.Tensor:
@@ -172,7 +179,7 @@ class Taylor:
 
         O(nmdk) flops, O(ndk) memory; no n x md array.
         """
-        U = self._movement(U, batch=True)
+        U = self.check_movement(U, batch=True)
         if U.ndim == 2:
             return (self.X * (self.S1 @ U)).sum(dim=1)
         k = U.shape[0]

@@ -142,15 +142,6 @@ def _check_nk(n_k, n: int) -> int:
     return n_k
 
 
-def check_movement(U, taylor: Taylor, name: str = "U") -> torch.Tensor:
-    """U as a finite (m, d) tensor in the Taylor model's dtype, or a clear error."""
-    U = as_tensor(U, name, ndim=2)
-    if tuple(U.shape) != (taylor.m, taylor.d):
-        raise ValueError(f"{name} must have shape (m, d) = ({taylor.m}, {taylor.d}), one movement "
-                         f"row per neuron; got {tuple(U.shape)}.")
-    return U.to(taylor.X.dtype)
-
-
 def bl_penalty(U) -> torch.Tensor:
     """Bai & Lee's ||U||_{2,4}^8 = (sum_r ||u_r||^4)^2 (0-d tensor). O(md). Chapter: QuadNTK."""
     return norm_24(U) ** 8
@@ -178,7 +169,7 @@ def sign_flip_expected_loss(taylor: Taylor, U, y) -> torch.Tensor:
     if y.shape[0] != taylor.n:
         raise ValueError(f"y has {y.shape[0]} entries but the Taylor model has n = {taylor.n} "
                          f"inputs; pass one label per input.")
-    U = check_movement(U, taylor, "U")
+    U = taylor.check_movement(U, cast=True)
     Z = taylor.X @ U.T
     fQ = 0.5 * (taylor.S2 * Z * Z).sum(dim=1)
     linear_var = (taylor.S1 * Z).square().sum(dim=1)

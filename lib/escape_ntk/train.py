@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ._checks import as_tensor, check_degree, check_positive_int
 from .models import Taylor, norm_24, random_signs
-from .regularizers import R1Penalty, check_movement
+from .regularizers import R1Penalty
 from .targets import captured, relative_mse
 
 MODELS = ("L", "Q", "LQ", "net")
@@ -103,7 +103,7 @@ def predict(taylor: Taylor, U, model: str = "LQ") -> torch.Tensor:
     """
     _check_taylor(taylor)
     model = _check_model(model)
-    U = check_movement(U, taylor)
+    U = taylor.check_movement(U, cast=True)
     if model == "net":
         return taylor.act.sigma(torch.addmm(taylor.Z0, taylor.X, U.T)) @ taylor.a
     f = (taylor.X * (taylor.S1 @ U)).sum(dim=1) if model in ("L", "LQ") else None
@@ -322,7 +322,7 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
     if (sign_flips or batch_size) and generator is None:
         raise ValueError("sign flips and mini-batches draw random numbers: pass "
                          "generator=torch.Generator().manual_seed(seed).")
-    U = torch.zeros(m, d, dtype=dtype) if U0 is None else check_movement(U0, taylor, "U0").clone()
+    U = torch.zeros(m, d, dtype=dtype) if U0 is None else taylor.check_movement(U0, "U0", cast=True).clone()
     if model == "Q" and not bool(U.any()):
         warnings.warn("grad f_Q = 0 at U = 0 (a saddle), so model 'Q' would not move; start from "
                       "a small random movement, U0 = en.small_init(m, d, generator).", stacklevel=2)
