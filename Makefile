@@ -12,7 +12,8 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HTML   := _build/html
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks student instructor \
+        lock clean
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
@@ -20,6 +21,7 @@ help:
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
 	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
 	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
+	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +89,14 @@ lab: setup $(LAB_STAMP)
 # Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
 	$(PY) tools/course_notebooks.py copies
+
+# Course notebooks from the same sources, in plain Markdown (VS Code, Colab, plain Jupyter): students get no
+# solutions (removed {solution} blocks and `solution` cells, `exercise` cells as stubs); instructors get everything.
+student: setup
+	$(PY) tools/course_notebooks.py student
+
+instructor: setup
+	$(PY) tools/course_notebooks.py instructor
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs.
 lock:
