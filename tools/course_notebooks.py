@@ -142,13 +142,14 @@ def index_book(root: Path) -> Book:
     book = Book()
     book.cites, book.entries = read_bib(root / "references.bib")
     docs, numbers = _toc_order(root)
+    shared: dict[str, int] = {}  # Sphinx numbers the unnumbered documents' figures etc. across the whole book
     for doc in docs:
         path = root / f"{doc}.md"
         if not path.exists():
             continue
         chap = numbers.get(doc)
         prefix = f"{chap}." if chap else ""
-        counters: dict[str, int] = {}
+        counters: dict[str, int] = {} if chap else shared
         sec: list[int] = []
         pending: list[str] = []
         in_fence = None
@@ -399,7 +400,7 @@ def course_notebook(path: Path, book: Book, student: bool) -> nbformat.NotebookN
         if fig.get("caption"):
             t = book.targets.get(fig.get("name", ""), Target("", "", ""))
             caption = convert_inline(" ".join(str(fig["caption"]).split()), book, conv.cited)
-            cells.append(nbformat.v4.new_markdown_cell(f"*Figure {t.number}. {caption}*" if t.number
+            cells.append(nbformat.v4.new_markdown_cell(f"*Fig. {t.number}. {caption}*" if t.number
                                                        else f"*{caption}*"))
     out = nbformat.v4.new_notebook(cells=cells)
     out.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
