@@ -128,7 +128,8 @@ def test_gram_errors():
         en.ntk_gram_inf(X[0], dsigma="relu")
     with pytest.raises(ValueError, match="built for d = 7"):
         en.ntk_gram_inf(X, dsigma=en.ntk_profile("relu", 7))
-    with pytest.raises(TypeError, match="dsigma must be a callable"):
+    with pytest.raises(TypeError, match="pass the activation once"):
         en.ntk_gram_inf(X, dsigma=None)
-    with pytest.raises(TypeError):
-        en.ntk_gram_inf(X)  # dsigma is required
+    with pytest.raises(TypeError, match="pass the activation once"):
+        en.ntk_gram_inf(X)  # the kernel is required
+    assert torch.equal(en.ntk_gram_inf(X[:5], act="relu"), en.ntk_gram_inf(X[:5], dsigma="relu"))

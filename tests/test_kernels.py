@@ -37,7 +37,7 @@ def problem(n, m, d, dtype, seed=0, random_a=False):
 def test_ntk_gram_matches_jacrev(dtype, random_a, block_rows, monkeypatch):
     monkeypatch.setattr(kernels, "_BLOCK_ROWS", block_rows)
     X, W, a = problem(256, 32, 10, dtype, random_a=random_a)
-    K = en.ntk_gram(X, W, a, en.activation("sigmoid_shift").dsigma)
+    K = en.ntk_gram(X, W, a, dsigma=en.activation("sigmoid_shift").dsigma)
     K_ref = jacobian_gram(X, W, a, "sigmoid_shift")
     assert K.dtype == dtype and K.shape == (256, 256)
     assert (K - K_ref).abs().max() <= TOL[dtype] * K_ref.abs().max()
@@ -59,8 +59,10 @@ def test_gram_blocks_at_uneven_sizes_and_dsigma_forms():
     S = torch.tanh(X @ W.T)
     S = (1 - S * S) * a.abs()
     K_ref = (X @ X.T) * (S @ S.T)
-    for ds in ("tanh", en.activation("tanh"), lambda z: 1 - torch.tanh(z) ** 2):
+    for ds in ("tanh", en.activation("tanh")):
         assert (en.ntk_gram(X, W, a, ds) - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
+    K = en.ntk_gram(X, W, a, dsigma=lambda z: 1 - torch.tanh(z) ** 2)
+    assert (K - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
     T = en.Taylor(X, W, a, "tanh")
     assert (T.gram() - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
 
@@ -75,8 +77,12 @@ def test_ntk_gram_bad_inputs():
         en.ntk_gram(X.float(), W, a, "tanh")
     with pytest.raises(ValueError, match="columns"):
         en.ntk_gram(X, W, a, "tanh", Y=X[:, :3])
-    with pytest.raises(TypeError, match="dsigma must be"):
+    with pytest.raises(TypeError, match="act must be"):
         en.ntk_gram(X, W, a, 3.0)
+    with pytest.raises(TypeError, match="ambiguous"):                 # sigma or sigma'?
+        en.ntk_gram(X, W, a, torch.tanh)
+    with pytest.raises(ValueError, match="not dsigma"):
+        en.ntk_gram(X, W, a, dsigma=en.activation("tanh").sigma)
     with pytest.raises(ValueError, match="non-finite"):
         en.ntk_gram(X * float("inf"), W, a, "tanh")
 

@@ -73,8 +73,16 @@ def test_network_accepts_names_activations_and_callables():
     X, W0, a, U, _ = setup()
     W = W0 + U
     ref = torch.tanh(X @ W.T) @ a
-    for s in ("tanh", en.activation("tanh"), torch.tanh):
+    for s in ("tanh", en.activation("tanh")):
         assert torch.allclose(en.network(X, W, a, s), ref, atol=0, rtol=0)
+    assert torch.allclose(en.network(X, W, a, sigma=torch.tanh), ref, atol=0, rtol=0)
+    act = en.activation("tanh")
+    with pytest.raises(TypeError, match="ambiguous"):        # a raw callable only by keyword
+        en.network(X, W, a, torch.tanh)
+    with pytest.raises(ValueError, match="not sigma"):       # sigma' passed as sigma
+        en.network(X, W, a, sigma=act.dsigma)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dsigma'"):
+        en.network(X, W, a, dsigma=act.dsigma)
     assert torch.allclose(en.network(X.numpy(), W.numpy(), a.numpy(), "tanh"), ref)
 
 

@@ -2,12 +2,12 @@
 
 `set_style()` is called once per chapter (in its import cell); every figure then shares fonts, sizes and colours.
 Figures are returned (not shown) so chapters can add to them; Jupyter Book embeds them as PNG.
+matplotlib is imported on first use (``set_style`` or ``subplots``), so ``import escape_ntk``
+stays fast for code that never plots.
 """
 
 from __future__ import annotations
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
 #: One colour per degree l = 0, 1, 2, ... and per model, used consistently across chapters.
@@ -20,6 +20,8 @@ MODEL_LABELS = {"L": "NTK $f_L$", "Q": "QuadNTK $f_Q$", "LQ": "$f_L+f_Q$", "LQ+R
 
 def set_style() -> None:
     """Apply the house style: compact sizes, no top/right spines, light grid, 110 dpi PNG."""
+    import matplotlib as mpl  # lazy: matplotlib costs ~0.2 s to import
+
     mpl.rcParams.update({
         "figure.figsize": (6.4, 3.8), "figure.dpi": 110, "savefig.dpi": 110, "figure.autolayout": False,
         "figure.constrained_layout.use": True, "font.size": 10, "axes.titlesize": 10.5,
@@ -35,6 +37,8 @@ def degree_color(l: int) -> str:
 
 def subplots(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float = 3.8, **kw):
     """plt.subplots with the house size; `width`/`height` are the whole figure's, in inches."""
+    import matplotlib.pyplot as plt  # lazy: pyplot costs ~0.2 s to import
+
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 
