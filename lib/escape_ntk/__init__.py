@@ -23,7 +23,11 @@ Module map (layers; a module imports only from layers above it, never from its o
     6  spectra, directions, regularizers, learning
                                      float64 spectra and staircase helpers; Rayleigh quotients; R_1
     7  train                         the fused GD trainer, stability checks, History
-    8  experiments, bench, plotting  drivers, benchmarks, figures (pyplot imported lazily)
+    8  experiments, bench, plotting  drivers, benchmarks, figures
+
+Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
+``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the
+quadrature rules) and scipy.sparse.linalg (Lanczos).
 """
 
 import importlib

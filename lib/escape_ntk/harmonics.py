@@ -20,7 +20,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from scipy.special import gammaln, roots_jacobi, roots_legendre
 
 from ._checks import check_degree, check_degrees, check_dim, check_positive_int
 
@@ -79,6 +78,8 @@ def _gauss_nodes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     density phi is split as sqrt(phi) sqrt(phi) so that neither factor underflows where
     h_j(z)^2 phi(z) still has mass (|z| up to sqrt(4j + 2)).
     """
+    from scipy.special import roots_legendre  # lazy: scipy.special costs ~0.5 s to import
+
     x, w = roots_legendre(_PANEL_NODES)
     edges = np.linspace(0.0, _HALF_LINE, _PANELS + 1)
     lo, hi = edges[:-1, None], edges[1:, None]
@@ -146,7 +147,7 @@ def hermite_coefficients(f: Callable, degree: int, normalized: bool = False) -> 
     c = np.array([row @ fw for row in _hermite_rows(degree, z, normalized=True, start=root_phi)])
     if normalized:
         return c
-    return c * np.exp(0.5 * gammaln(np.arange(degree + 1) + 1.0))
+    return c * np.exp(0.5 * np.array([math.lgamma(j + 1.0) for j in range(degree + 1)]))
 
 
 # ------------------------------------------------------------------------------ spherical harmonics
@@ -190,6 +191,8 @@ def gegenbauer(d: int, l: int, t):
 @lru_cache(maxsize=64)
 def _jacobi_nodes(d: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     alpha = (d - 3) / 2
+    from scipy.special import roots_jacobi  # lazy, as in _gauss_nodes
+
     t, w = roots_jacobi(nodes, alpha, alpha)
     return t, w / w.sum()
 

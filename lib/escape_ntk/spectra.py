@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse.linalg as sla
 import torch
 
 from ._checks import as_array, as_tensor, check_positive_int, check_square, check_taylor
@@ -55,6 +54,8 @@ def top_eigh(K, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     if k > n:
         raise ValueError(f"k = {k} exceeds the matrix size n = {n}; ask for at most n eigenpairs.")
     if k <= _LANCZOS_MAX_FRACTION * n:
+        import scipy.sparse.linalg as sla  # lazy: ~0.15 s to import
+
         v0 = np.random.default_rng(0).standard_normal(n)
         try:
             evals, evecs = sla.eigsh(A, k=k, which="LA", v0=v0)

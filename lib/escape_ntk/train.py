@@ -21,7 +21,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse.linalg as sla
 import torch
 from tqdm.auto import tqdm
 
@@ -169,6 +168,8 @@ def top_eigenvalue(taylor: Taylor, lam: float = 0.0, penalty: R1Penalty | None =
         w = A(torch.from_numpy(np.ascontiguousarray(v).reshape(-1)))
         Kw = taylor._f_L(taylor._rmatvec(w.to(dtype))).double() / n     # Phi Phi^T w / n
         return A(Kw).numpy()
+
+    import scipy.sparse.linalg as sla  # lazy: ~0.15 s to import
 
     op = sla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     val = sla.eigsh(op, k=1, which="LA", v0=np.ones(n), tol=1e-6,
