@@ -65,13 +65,19 @@ class R1Penalty:
     def spectral(cls, K, n_k: int) -> R1Penalty:
         """U_k = the top-n_k eigenvectors of the training NTK Gram K (n, n), by a float64 eigh.
 
-        O(n^3) flops, O(n^2) memory (computed once). Keeps all eigenvalues of K (descending) in
+        O(n^3) flops, O(n^2) memory (computed once, on one thread so that the basis is bitwise the
+        same whatever torch's thread count). Keeps all eigenvalues of K (descending) in
         ``evals``, which the trainer's stability check uses: lr (1 + lam) lambda_{n_k+1}(K/n) < 1.
         """
         K = check_square(K, "K")
         n = K.shape[0]
         n_k = _check_nk(n_k, n)
-        evals, evecs = torch.linalg.eigh(K)
+        threads = torch.get_num_threads()
+        try:                 # LAPACK's eigenvectors depend on the thread count: use one, always
+            torch.set_num_threads(1)
+            evals, evecs = torch.linalg.eigh(K)
+        finally:
+            torch.set_num_threads(threads)
         return cls(evecs.flip(1)[:, :n_k].contiguous(), evals.flip(0))
 
     @classmethod

@@ -403,6 +403,9 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
     Target, evaluated there); with a target the test error is relative to Var f* and the captured
     fraction of each component is logged. Runs in the Taylor object's dtype; deterministic given
     `generator` (one draw of signs or of a permutation per update, none for the final evaluation).
+    Same seed, same bits on 1 and 2 threads in float64; in float32 too, except when the output of
+    the gradient GEMM (d x m) is so small that MKL splits its reduction over the n inputs across
+    threads, where runs agree to rounding (1 ulp per step; tests/test_long_runs.py).
 
     Resuming: ``train(..., resume=h, generator=g)`` continues from ``h.U`` with the step count going
     on from ``h.last_step``; with the same generator object, T1 steps then T2 resumed steps give
@@ -457,6 +460,8 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
                 exact = None if stochastic else (f, fL)
                 logger.log(t, Ut, exact)
                 next_log += 1
+                if progress:
+                    bar.set_postfix_str(f"loss {mse:.3e}")
             if last:
                 break
             r = res.mul_(2.0 / yb.shape[0])
@@ -473,7 +478,7 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
             cur = t + 1
             if progress:
                 bar.set_postfix_str(f"loss {mse:.3e}", refresh=False)
-                bar.update(1)
+            bar.update(1)
     except KeyboardInterrupt:
         bar.close()
         if not logger.rows["steps"] or logger.rows["steps"][-1] != cur:
