@@ -5,30 +5,24 @@ import math
 
 import pytest
 import torch
-from torch.func import jacrev
+from oracles import TOL, make_problem, network_jacobian, randn
 
 import escape_ntk as en
 from escape_ntk import bench, kernels
 
-TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
-
 
 def jacobian_gram(X, W, a, act, Y=None):
     """The oracle: J(X) J(Y)^T with J the explicit n x md Jacobian of f(x; W) in W."""
-    sigma = en.activation(act).sigma
-    jac = lambda Z: jacrev(lambda V: sigma(Z @ V.T) @ a)(W).reshape(Z.shape[0], -1)
-    JX = jac(X)
-    return JX @ (JX if Y is None else jac(Y)).T
+    JX = network_jacobian(X, W, a, act)
+    return JX @ (JX if Y is None else network_jacobian(Y, W, a, act)).T
 
 
 def problem(n, m, d, dtype, seed=0, random_a=False):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(n, d, g, dtype)
-    W, a = en.init_symmetric(m, d, g, dtype)
-    W = W + 0.3 * torch.randn(m, d, generator=g, dtype=torch.float64).to(dtype) / math.sqrt(d)
+    p = make_problem(n, m, d, dtype, seed=seed)
+    W, a = p.W0 + randn(p.g, m, d, dtype=dtype, scale=0.3) / math.sqrt(d), p.a
     if random_a:
-        a = torch.randn(m, generator=g, dtype=torch.float64).to(dtype)
-    return X, W, a
+        a = randn(p.g, m, dtype=dtype)
+    return p.X, W, a
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from oracles import make_problem
 
 import escape_ntk as en
 from escape_ntk import experiments as ex
@@ -17,12 +18,9 @@ TINY = ex.Setting("tiny", d=6, n=60, m=40, act="softplus_shift", k=1, p=2, steps
 
 
 def setup(dtype=torch.float64, n=120, m=64, d=8):
-    g = torch.Generator().manual_seed(0)
-    X = en.sample_sphere(n, d, g, dtype)
-    W0, a = en.init_symmetric(m, d, g, dtype)
-    T = en.Taylor(X, W0, a, "softplus_shift")
-    y = en.linear(en.random_direction(d, g))(X)
-    return T, y, en.small_init(m, d, g, dtype=dtype)
+    p = make_problem(n, m, d, dtype, "softplus_shift")
+    y = en.linear(en.random_direction(d, p.g))(p.X)
+    return p.taylor, y, en.small_init(m, d, p.g, dtype=dtype)
 
 
 def runs(dtype):
@@ -125,8 +123,9 @@ def test_diverged_run_carries_the_last_finite_movement_and_history():
     assert np.all(np.isfinite(h.train)) and h.train[-1] > h.train[0]      # it was blowing up
 
 
-def test_progress_bar_shows_the_loss(capsys):
-    T, y, U0 = setup()
+def test_progress_bar_shows_the_loss(capsys, problem):
+    T = problem(n=120, m=64, d=8).taylor
+    y = torch.ones(T.n, dtype=torch.float64)
     en.train(T, y, model="L", lr=en.stable_lr(T), steps=30, progress=True)
     err = capsys.readouterr().err
     assert "train L" in err and "loss " in err, err[-300:]

@@ -3,19 +3,15 @@
 import numpy as np
 import pytest
 import torch
+from oracles import make_problem, randn
 
 import escape_ntk as en
 
 
 def setup(n=40, m=16, d=5, dtype=torch.float64, act="softplus_shift", seed=0, n_test=30):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(n, d, g, dtype)
-    Xt = en.sample_sphere(n_test, d, g, dtype)
-    W0, a = en.init_symmetric(m, d, g, dtype)
-    taylor, test = en.Taylor(X, W0, a, act), en.Taylor(Xt, W0, a, act)
-    y = torch.randn(n, generator=g, dtype=torch.float64).to(dtype)
-    U0 = (0.5 * torch.randn(m, d, generator=g, dtype=torch.float64)).to(dtype)
-    return taylor, test, y, U0, g
+    p = make_problem(n, m, d, dtype, act, seed, n_test)
+    y, U0 = randn(p.g, n, dtype=dtype), randn(p.g, m, d, dtype=dtype, scale=0.5)
+    return p.taylor, p.test, y, U0, p.g
 
 
 def oracle_loss(taylor, U, y, model, lam=0.0, penalty=None, bl_lam=0.0, s=None):
