@@ -240,6 +240,10 @@ BAD = {
     "mix non-target": lambda: en.mix((1.0, "x")),
     "relative_mse mismatch": lambda: en.relative_mse(y[:3], y),
     "captured mismatch": lambda: en.captured(y[:3], X, en.linear(torch.ones(d))),
+    # result tables
+    "table empty header": lambda: en.table([[1]], []),
+    "table ragged row": lambda: en.table([[1, 2], [3]], ["a", "b"]),
+    "table format count": lambda: en.table([[1, 2]], ["a", "b"], [".3f"]),
     # learning and experiments
     "krr_curve ns > N": lambda: learning.krr_curve(K, y, K, y, [n + 1], 1e-3),
     "krr_curve ridge < 0": lambda: learning.krr_curve(K, y, K, y, [n], -1.0),
@@ -306,7 +310,7 @@ def test_fuzz_counts():
     callables = [k for k in en.__all__ if callable(getattr(en, k)) and not isinstance(getattr(en, k), type)
                  or isinstance(getattr(en, k), type)]
     untested = [k for k in callables if f"en.{k}(" not in src and f"en.{k}." not in src]
-    exempt = {"Activation", "History", "Target", "NTKProfile", "LearningRateError", "TrainingDiverged",
+    exempt = {"Activation", "History", "Target", "NTKProfile", "LearningRateError", "TrainingDiverged", "Table",
               "gram_from_features", "degree_color", "mean_band", "seed_bars", "set_style", "subplots",
               "hermite_normalized", "hermite_index", "ntk_degree_mass", "ntk_eigenvalues_leading",
               "sample_inputs", "bl_penalty", "MODELS"}

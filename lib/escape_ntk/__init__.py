@@ -5,8 +5,9 @@ first layer W0 with rows N(0, I_d/d), second layer a_r = +-1/sqrt(m) with paired
 only the first layer is trained. All randomness comes from an explicit ``torch.Generator``.
 
 Public surface (``__all__``): the primitives are flat (``en.ntk_gram``, ``en.Taylor``, ``en.train``, ...);
-three namespaces hold the larger toolkits: ``en.symbolic`` (sympy identities, imported on first use),
-``en.experiments`` (the combined-model driver) and ``en.learning`` (kernel learning curves).
+namespaces hold the larger toolkits: ``en.symbolic`` (sympy identities), ``en.schematics`` (the overview
+page's pictures), both imported on first use, ``en.experiments`` (the combined-model driver) and
+``en.learning`` (kernel learning curves). Result tables: ``en.table``.
 Activations: a positional ``act`` is an :class:`Activation` or a name ('relu', 'tanh', ...); a raw callable
 is accepted only by keyword, ``sigma=`` or ``dsigma=``, so its meaning never depends on a parameter's name.
 Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenbauer(d, l, t)``, ``n_k(d, k)``);
@@ -15,7 +16,8 @@ Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenba
 Module map (layers; a module imports only from layers above it, never from its own layer or below):
 
     0  _checks                       validation and typed errors (imports nothing from the package)
-    1  activations, data             sigma and its derivatives; input distributions
+    1  activations, data, plotting, tables
+                                     sigma and its derivatives; inputs; figure style; result tables
     2  harmonics                     Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k
     3  infinite, targets, symbolic   infinite-width NTK (series, eigenvalues, Gram); targets; sympy
     4  kernels                       empirical NTK Gram, kernel ridge
@@ -23,7 +25,8 @@ Module map (layers; a module imports only from layers above it, never from its o
     6  spectra, directions, regularizers, learning
                                      float64 spectra and staircase helpers; Rayleigh quotients; R_1
     7  train                         the fused GD trainer, stability checks, History
-    8  experiments, bench, plotting  drivers, benchmarks, figures
+    8  experiments, bench, schematics
+                                     the combined-model driver, benchmarks, overview pictures
 
 Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
 ``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the
@@ -33,6 +36,9 @@ quadrature rules) and scipy.sparse.linalg (Lanczos).
 import importlib
 
 from . import experiments, learning
+
+# Result tables (every chapter)
+from .tables import Table, table
 
 # Validation errors (chapter 7 catches LearningRateError)
 from ._checks import LearningRateError
@@ -107,13 +113,13 @@ from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue
 
 __version__ = "0.1.0"
 
-_NAMESPACES = ("symbolic", "experiments", "learning")
+_NAMESPACES = ("symbolic", "schematics", "experiments", "learning")
 
 __all__ = [
     # namespaces
     *_NAMESPACES,
-    # errors
-    "LearningRateError", "TrainingDiverged",
+    # errors and tables
+    "LearningRateError", "TrainingDiverged", "Table", "table",
     # activations and inputs
     "ACTIVATIONS", "Activation", "activation", "sample_gaussian", "sample_inputs", "sample_sphere",
     # harmonics
@@ -141,11 +147,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Lazy submodules: ``en.symbolic`` imports sympy (~0.3 s) only when first used."""
-    if name in ("symbolic", "bench"):
+    """Lazy submodules: ``en.symbolic`` (sympy, ~0.3 s) and ``en.schematics`` (pyplot) load on first use."""
+    if name in ("symbolic", "schematics", "bench"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'escape_ntk' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | {"symbolic", "bench"})
+    return sorted(set(globals()) | {"symbolic", "schematics", "bench"})
