@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -52,7 +53,20 @@ def ntk_series_coefficients(act=None, terms: int | None = None, *, dsigma=None) 
     if terms > MAX_TERMS:
         raise ValueError(f"terms = {terms} is above the supported maximum {MAX_TERMS}; "
                          f"ask for fewer terms.")
-    return hermite_coefficients(f, terms - 1, normalized=True) ** 2
+    try:
+        c2 = _mehler_coefficients(f)
+    except TypeError:                          # an unhashable callable: no cache
+        c2 = hermite_coefficients(f, MAX_TERMS - 1, normalized=True) ** 2
+    return c2[:terms].copy()
+
+
+@lru_cache(maxsize=32)
+def _mehler_coefficients(f: Callable) -> np.ndarray:
+    """All MAX_TERMS coefficients c_j^2 of sigma' = f, cached per callable (an Activation's bound
+    methods compare equal across calls): the quadrature costs ~15 ms, and the chapters ask often."""
+    c2 = hermite_coefficients(f, MAX_TERMS - 1, normalized=True) ** 2
+    c2.setflags(write=False)
+    return c2
 
 
 def ntk_trace(act=None, d: int | None = None, *, dsigma=None) -> float:
