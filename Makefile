@@ -16,7 +16,6 @@ TORCH  ?= cpu
 STAMP  := $(VENV)/.installed-$(TORCH)
 # One retry per index request: offline, the unreachable CPU index then costs ~1 s per package, not ~8 s.
 PIP_RETRIES ?= 1
-JUPYTERLAB  := jupyterlab==4.6.4
 IS_311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 
 # Threads for torch and BLAS: OMP_NUM_THREADS if you set it (make book OMP_NUM_THREADS=2), else the cores idle right
@@ -40,7 +39,8 @@ help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
 	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
-	@echo "make notebooks | bench | clean"
+	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
+	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
 
 # The interpreter first: a clear message instead of "command not found" or a 3.12 venv half-installed; a .venv made
 # by another Python (or whose Python is gone) is removed and rebuilt.
@@ -116,15 +116,26 @@ test: setup
 bench: setup
 	$(PY) -m escape_ntk.bench --json _build/bench.json
 
-lab: setup
-	$(PY) -m pip install --quiet --retries $(PIP_RETRIES) "$(JUPYTERLAB)"
-	@echo "In JupyterLab, right-click a chapter in chapters/ -> Open With -> Jupytext Notebook."
-	$(BIN)/jupyter lab
+# JupyterLab with the pins of requirements-lab.txt (kept out of the book's lock), opening Markdown files as
+# notebooks (jupytext) rendered by jupyterlab-myst. Flags pass through: make lab ARGS="--port 9999 --no-browser".
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(PY) -m pip install --quiet --retries $(PIP_RETRIES) -r requirements-lab.txt -c requirements.txt
+	$(PY) -m pip check
+	@touch $(LAB_STAMP)
+
+lab: setup $(LAB_STAMP)
+	@mkdir -p $(LAB_SETTINGS)
+	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	  '  {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)/overrides.json
+	@echo "Chapters (chapters/*.md) open as notebooks; outputs go to the paired _build/notebooks/ (jupytext.toml)."
+	$(BIN)/jupyter lab $$(test "$$(id -u)" = 0 && echo --allow-root) $(ARGS)
+
+# Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
-	@mkdir -p _build/notebooks
-	for f in chapters/*.md; do $(BIN)/jupytext --quiet --to ipynb -o _build/notebooks/$$(basename $${f%.md}).ipynb $$f; done
-	@echo "Notebooks written to _build/notebooks/"
+	$(PY) tools/course_notebooks.py copies
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs. The header (comments and the CPU index line) is
 # kept, and torch stays pinned as the CPU build (2.13.0+cpu), so the lock file says which build it is.
