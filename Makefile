@@ -32,8 +32,8 @@ TIMEOUT_HINT := echo "hint: a cell ran past the per-cell timeout (600 s; the slo
 To allow longer cells, raise execute.timeout in _config.yml (book) or --nbval-cell-timeout in pyproject.toml \
 (chapters)." >&2
 
-.PHONY: help setup check-python book book-strict test lint unit chapters check-html chromium bench lab notebooks lock \
-  clean
+.PHONY: help setup check-python book book-strict test lint unit chapters check-html chromium bench lab notebooks \
+  student instructor lock clean
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
@@ -41,6 +41,7 @@ help:
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
 	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
 	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
+	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
 
 # The interpreter first: a clear message instead of "command not found" or a 3.12 venv half-installed; a .venv made
 # by another Python (or whose Python is gone) is removed and rebuilt.
@@ -136,6 +137,14 @@ lab: setup $(LAB_STAMP)
 # Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
 	$(PY) tools/course_notebooks.py copies
+
+# Course notebooks from the same sources, in plain Markdown (VS Code, Colab, plain Jupyter): students get no
+# solutions (removed {solution} blocks and `solution` cells, `exercise` cells as stubs); instructors get everything.
+student: setup
+	$(PY) tools/course_notebooks.py student
+
+instructor: setup
+	$(PY) tools/course_notebooks.py instructor
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs. The header (comments and the CPU index line) is
 # kept, and torch stays pinned as the CPU build (2.13.0+cpu), so the lock file says which build it is.
