@@ -9,11 +9,31 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-STAMP  := $(VENV)/.installed
 HTML   := _build/html
+# torch build: cpu (default: 2.13.0+cpu from PyTorch's CPU wheel index, see requirements.txt) or cuda
+# (`make setup TORCH=cuda`: PyPI's Linux wheel of torch 2.13.0, the CUDA build, several GB with its nvidia packages).
+TORCH  ?= cpu
+STAMP  := $(VENV)/.installed-$(TORCH)
+# One retry per index request: offline, the unreachable CPU index then costs ~1 s per package, not ~8 s.
+PIP_RETRIES ?= 1
+IS_311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks student instructor \
-        lock clean
+# Threads for torch and BLAS: OMP_NUM_THREADS if you set it (make book OMP_NUM_THREADS=2), else the cores idle right
+# now (cores minus the 1-minute load average, rounded; at least 1, at most 8). A second thread on a core that another
+# process is using made the training chapters 5-10x slower than one thread.
+ifndef OMP_NUM_THREADS
+OMP_NUM_THREADS := $(shell awk -v c="$$(nproc 2>/dev/null || echo 1)" \
+  '{t = int(c - $$1 + 0.5); print (t < 1 ? 1 : (t > 8 ? 8 : t))}' /proc/loadavg 2>/dev/null || echo 1)
+endif
+export OMP_NUM_THREADS
+
+TIMEOUT_HINT := echo "hint: a cell ran past the per-cell timeout (600 s; the slowest cells take about 25 s on an idle \
+2-core machine). The machine is probably busy: stop other jobs or use fewer threads (make ... OMP_NUM_THREADS=1). \
+To allow longer cells, raise execute.timeout in _config.yml (book) or --nbval-cell-timeout in pyproject.toml \
+(chapters)." >&2
+
+.PHONY: help setup check-python book book-strict test lint unit chapters check-html chromium bench lab notebooks \
+  student instructor lock clean
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
@@ -23,24 +43,50 @@ help:
 	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
 	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
 
+# The interpreter first: a clear message instead of "command not found" or a 3.12 venv half-installed; a .venv made
+# by another Python (or whose Python is gone) is removed and rebuilt.
+check-python:
+	@if [ -e $(VENV) ] && ! $(PY) -c '$(IS_311)' 2>/dev/null; then \
+	  echo "make: $(VENV) was not made by Python 3.11 ($$($(PY) -V 2>&1 || echo 'its python is missing')); removing it to rebuild with $(PYTHON)."; \
+	  rm -rf $(VENV); fi
+	@if [ ! -e $(VENV) ]; then \
+	  v=$$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null) || v=; \
+	  if [ -z "$$v" ]; then echo "make: '$(PYTHON)' does not run (not installed?). The book needs Python 3.11: install it (Debian/Ubuntu: apt-get install python3.11 python3.11-venv) or name one: make book PYTHON=/path/to/python3.11" >&2; exit 1; fi; \
+	  case "$$v" in 3.11.*) ;; *) echo "make: $(PYTHON) is Python $$v, but the book needs Python 3.11 (requires-python >=3.11,<3.12; the pins are for 3.11). Run: make book PYTHON=python3.11" >&2; exit 1;; esac; \
+	fi
+
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=64"
-	$(PY) -m pip install --quiet -r requirements.txt
+ifeq ($(TORCH),cpu)
+	$(PY) -m pip install --quiet --retries $(PIP_RETRIES) -r requirements.txt
+else ifeq ($(TORCH),cuda)
+	grep -v -e '^torch==' -e '^--extra-index-url' requirements.txt > $(VENV)/requirements-no-torch.txt
+	$(PY) -m pip install --quiet --retries $(PIP_RETRIES) -r $(VENV)/requirements-no-torch.txt
+	$(PY) -m pip uninstall --quiet -y torch
+	$(PY) -m pip install --isolated torch==2.13.0
+else
+	@echo "make: TORCH=$(TORCH) is not a torch build; use TORCH=cpu (default) or TORCH=cuda." >&2; exit 1
+endif
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	@rm -f $(VENV)/.installed*
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: check-python $(STAMP)
 
 # Execute every chapter (execute_notebooks: force) and build the HTML book.
 book: setup
-	$(BIN)/jupyter-book build --all .
+	@mkdir -p _build && echo "threads: OMP_NUM_THREADS=$(OMP_NUM_THREADS)"
+	$(BIN)/jupyter-book build --all . 2>&1 | tee _build/book.log || \
+	  { ! grep -qi "timed out\|CellTimeoutError" _build/book.log || $(TIMEOUT_HINT); exit 1; }
 	@echo "Book built: file://$(CURDIR)/$(HTML)/index.html"
 
 # The same build, strict: any Sphinx warning, missing reference or failing cell is fatal.
 book-strict: setup
-	$(BIN)/jupyter-book build --all -W -n --keep-going .
+	@mkdir -p _build
+	$(BIN)/jupyter-book build --all -W -n --keep-going . 2>&1 | tee _build/book-strict.log || \
+	  { ! grep -qi "timed out\|CellTimeoutError" _build/book-strict.log || $(TIMEOUT_HINT); exit 1; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -50,7 +96,9 @@ unit: setup
 	$(BIN)/pytest -q tests
 
 chapters: setup
-	$(BIN)/pytest -q --durations=10 index.md chapters
+	@mkdir -p _build && echo "threads: OMP_NUM_THREADS=$(OMP_NUM_THREADS)"
+	$(BIN)/pytest -q --durations=10 index.md chapters 2>&1 | tee _build/chapters.log || \
+	  { ! grep -qi "timeout\|timed out" _build/chapters.log || $(TIMEOUT_HINT); exit 1; }
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -75,7 +123,7 @@ LAB_STAMP := $(VENV)/.lab-installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
 $(LAB_STAMP): requirements-lab.txt $(STAMP)
-	$(PY) -m pip install --quiet -r requirements-lab.txt -c requirements.txt
+	$(PY) -m pip install --quiet --retries $(PIP_RETRIES) -r requirements-lab.txt -c requirements.txt
 	$(PY) -m pip check
 	@touch $(LAB_STAMP)
 
@@ -98,12 +146,20 @@ student: setup
 instructor: setup
 	$(PY) tools/course_notebooks.py instructor
 
-# Refresh requirements.txt from a fresh resolve of the top-level needs.
-lock:
+# Refresh requirements.txt from a fresh resolve of the top-level needs. The header (comments and the CPU index line) is
+# kept, and torch stays pinned as the CPU build (2.13.0+cpu), so the lock file says which build it is.
+lock: check-python
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
-	_build/lockenv/bin/pip install --quiet torch==2.13.0 jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
+	_build/lockenv/bin/pip install --quiet -r <(sed -n '/^--extra-index-url/p' requirements.txt) \
+	  torch==2.13.0+cpu jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
 	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff
-	{ head -2 requirements.txt; _build/lockenv/bin/pip freeze | sed 's/+cpu//'; } > requirements.tmp && mv requirements.tmp requirements.txt
+	{ sed -n '1,/^--extra-index-url/p' requirements.txt; _build/lockenv/bin/pip freeze --exclude-editable; } \
+	  > requirements.tmp && mv requirements.tmp requirements.txt
+	@grep -q '^torch==2.13.0+cpu$$' requirements.txt || { echo "make lock: torch is not pinned as 2.13.0+cpu" >&2; exit 1; }
 
+# Removes build outputs and caches, but keeps _build/notebooks/: the notebooks JupyterLab pairs with the chapters
+# (jupytext.toml), which hold your outputs. Delete that folder yourself to drop them.
 clean:
-	rm -rf _build lib/*.egg-info .pytest_cache .ruff_cache
+	@if [ -d _build ]; then find _build -mindepth 1 -maxdepth 1 ! -name notebooks -exec rm -rf {} +; fi
+	rm -rf lib/*.egg-info .pytest_cache .ruff_cache
+	@if [ -d _build/notebooks ]; then echo "make clean: kept _build/notebooks/ (your JupyterLab notebooks and outputs)."; fi

@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from oracles import TOL
 from torch.func import grad, vmap
 
 import escape_ntk as en
 
 NAMES = sorted(en.ACTIVATIONS)
 KINKED = {"relu", "relu3"}  # derivatives jump at 0: compare away from it
-TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 
 def _points(name, dtype):

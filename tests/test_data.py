@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from oracles import DTYPE_TOL
 
 import escape_ntk as en
 
@@ -12,7 +13,7 @@ def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("dtype,tol", DTYPE_TOL)
 def test_sphere_rows_have_norm_sqrt_d(dtype, tol):
     for d in (2, 7, 50):
         X = en.sample_sphere(300, d, _gen(), dtype=dtype)

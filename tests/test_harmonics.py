@@ -94,7 +94,7 @@ def test_normalized_and_parseval():
     root_factorial = [math.sqrt(math.factorial(j)) for j in range(31)]
     np.testing.assert_allclose(mu, c * root_factorial, rtol=1e-13)
     # Parseval: sum_j c_j^2 = E[f^2]
-    assert np.sum(en.ntk_series_coefficients(f, 120)) == pytest.approx(
+    assert np.sum(en.ntk_series_coefficients(dsigma=f, terms=120)) == pytest.approx(
         en.normal_expectation(lambda z: f(z) ** 2), rel=1e-12)
 
 
@@ -133,7 +133,7 @@ def test_harmonic_dimension():
 def test_gegenbauer_normalization_and_scipy(d):
     t = np.linspace(-1, 1, 21)
     for l in range(7):
-        q = en.gegenbauer(l, d, t)
+        q = en.gegenbauer(d, l, t)
         assert q[-1] == pytest.approx(1.0, abs=1e-13)
         if d == 2:
             ref = np.cos(l * np.arccos(t))
@@ -143,12 +143,12 @@ def test_gegenbauer_normalization_and_scipy(d):
             a = (d - 2) / 2
             ref = sps.eval_gegenbauer(l, a, t) / sps.eval_gegenbauer(l, a, 1.0)
         np.testing.assert_allclose(q, ref, rtol=0, atol=1e-13)
-    assert en.gegenbauer(3, d, torch.tensor([0.5], dtype=torch.float32)).dtype == torch.float32
+    assert en.gegenbauer(d, 3, torch.tensor([0.5], dtype=torch.float32)).dtype == torch.float32
 
 
 @pytest.mark.parametrize("d", [2, 5, 20])
 def test_gegenbauer_orthogonality(d):
-    Q = lambda i: (lambda t: en.gegenbauer(i, d, t))
+    Q = lambda i: (lambda t: en.gegenbauer(d, i, t))
     G = np.array([[en.sphere_expectation(lambda t: Q(i)(t) * Q(j)(t), d) for j in range(6)]
                   for i in range(6)])
     B = np.array([en.harmonic_dimension(d, l) for l in range(6)])
@@ -171,7 +171,7 @@ def test_sphere_expectation_moments_and_monte_carlo():
 def test_gegenbauer_moments_recurrence():
     for d in (2, 3, 7, 20):
         M = en.gegenbauer_moments(d, 14, 6)
-        quad = np.array([[en.sphere_expectation(lambda t: t**k * en.gegenbauer(l, d, t), d)
+        quad = np.array([[en.sphere_expectation(lambda t: t**k * en.gegenbauer(d, l, t), d)
                           for l in range(7)] for k in range(15)])
         np.testing.assert_allclose(M, quad, rtol=0, atol=1e-13)
         assert M[2, 0] == pytest.approx(1 / d) and (M >= 0).all()
@@ -192,10 +192,10 @@ def test_funk_hecke_eigenfunction_monte_carlo():
     Xp = en.sample_sphere(n, d, gen).numpy()
     x = en.sample_sphere(4, d, gen).numpy()
     for l in (1, 2, 3):
-        zonal = en.gegenbauer(l, d, Xp @ b.numpy() / math.sqrt(d))
+        zonal = en.gegenbauer(d, l, Xp @ b.numpy() / math.sqrt(d))
         v = h(x @ Xp.T / d) * zonal  # (4, n)
         se = v.std(1) / math.sqrt(n)
-        expect = lam[l] * en.gegenbauer(l, d, x @ b.numpy() / math.sqrt(d))
+        expect = lam[l] * en.gegenbauer(d, l, x @ b.numpy() / math.sqrt(d))
         assert (np.abs(v.mean(1) - expect) < 5 * se).all(), l
 
 
@@ -217,7 +217,7 @@ def test_relu_eigenvalues_against_arccos_kernel():
     lam = en.ntk_eigenvalues("relu", d, 4)
     np.testing.assert_allclose(lam[[0, 1, 2, 4]], direct[[0, 1, 2, 4]], rtol=1e-11)
     assert lam[1] == pytest.approx(0.25, rel=1e-12)  # only the t^1 term: d mu_0^2 E[t^2] = 1/4
-    assert abs(lam[3]) < 1e-25  # odd degrees >= 3 vanish for ReLU (paper-notes §1.2)
+    assert abs(lam[3]) < 1e-25  # odd degrees >= 3 vanish for ReLU (sigma' = step: mu_j = 0 for even j >= 2)
 
 
 def test_ntk_eigenvalue_symmetry_and_sum_rule():
@@ -265,8 +265,12 @@ def test_ntk_spectrum_errors_and_warning():
         en.ntk_eigenvalues("relu", 1, 2)
     with pytest.raises(ValueError, match="non-negative integer"):
         en.ntk_eigenvalues("relu", 10, [1, -2])
-    with pytest.raises(TypeError, match="dsigma must be a callable"):
+    with pytest.raises(TypeError, match="act must be an Activation"):
         en.ntk_eigenvalues(3.0, 10, 2)
+    with pytest.raises(TypeError, match="raw callable"):
+        en.ntk_eigenvalues(en.activation("relu").dsigma, 10, 2)   # positional callables: ambiguous
+    np.testing.assert_array_equal(en.ntk_eigenvalues(dsigma=en.activation("relu").dsigma, d=20,
+                                                     degrees=2), en.ntk_eigenvalues("relu", 20, 2))
     with pytest.raises(ValueError, match="unknown activation"):
         en.ntk_trace("swish", 10)
     with pytest.warns(RuntimeWarning, match="not converged"):

@@ -128,7 +128,20 @@ def test_gram_errors():
         en.ntk_gram_inf(X[0], dsigma="relu")
     with pytest.raises(ValueError, match="built for d = 7"):
         en.ntk_gram_inf(X, dsigma=en.ntk_profile("relu", 7))
-    with pytest.raises(TypeError, match="dsigma must be a callable"):
+    with pytest.raises(TypeError, match="pass the activation once"):
         en.ntk_gram_inf(X, dsigma=None)
-    with pytest.raises(TypeError):
-        en.ntk_gram_inf(X)  # dsigma is required
+    with pytest.raises(TypeError, match="pass the activation once"):
+        en.ntk_gram_inf(X)  # the kernel is required
+    assert torch.equal(en.ntk_gram_inf(X[:5], act="relu"), en.ntk_gram_inf(X[:5], dsigma="relu"))
+
+
+def test_series_coefficients_cache_is_exact_and_private():
+    act = en.activation("softplus_shift")
+    want = en.hermite_coefficients(act.dsigma, 11, normalized=True) ** 2
+    got = en.ntk_series_coefficients(act, 12)
+    assert np.array_equal(got, want)
+    got[:] = -1.0                                   # a copy: the cache is not touched
+    assert np.array_equal(en.ntk_series_coefficients("softplus_shift", 12), want)
+    f = lambda z: np.tanh(z)                        # noqa: E731 - a fresh callable, cached by identity
+    assert np.array_equal(en.ntk_series_coefficients(dsigma=f, terms=5),
+                          en.hermite_coefficients(f, 4, normalized=True) ** 2)

@@ -5,30 +5,24 @@ import math
 
 import pytest
 import torch
-from torch.func import jacrev
+from oracles import TOL, make_problem, network_jacobian, randn
 
 import escape_ntk as en
 from escape_ntk import bench, kernels
 
-TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
-
 
 def jacobian_gram(X, W, a, act, Y=None):
     """The oracle: J(X) J(Y)^T with J the explicit n x md Jacobian of f(x; W) in W."""
-    sigma = en.activation(act).sigma
-    jac = lambda Z: jacrev(lambda V: sigma(Z @ V.T) @ a)(W).reshape(Z.shape[0], -1)
-    JX = jac(X)
-    return JX @ (JX if Y is None else jac(Y)).T
+    JX = network_jacobian(X, W, a, act)
+    return JX @ (JX if Y is None else network_jacobian(Y, W, a, act)).T
 
 
 def problem(n, m, d, dtype, seed=0, random_a=False):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(n, d, g, dtype)
-    W, a = en.init_symmetric(m, d, g, dtype)
-    W = W + 0.3 * torch.randn(m, d, generator=g, dtype=torch.float64).to(dtype) / math.sqrt(d)
+    p = make_problem(n, m, d, dtype, seed=seed)
+    W, a = p.W0 + randn(p.g, m, d, dtype=dtype, scale=0.3) / math.sqrt(d), p.a
     if random_a:
-        a = torch.randn(m, generator=g, dtype=torch.float64).to(dtype)
-    return X, W, a
+        a = randn(p.g, m, dtype=dtype)
+    return p.X, W, a
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -37,7 +31,7 @@ def problem(n, m, d, dtype, seed=0, random_a=False):
 def test_ntk_gram_matches_jacrev(dtype, random_a, block_rows, monkeypatch):
     monkeypatch.setattr(kernels, "_BLOCK_ROWS", block_rows)
     X, W, a = problem(256, 32, 10, dtype, random_a=random_a)
-    K = en.ntk_gram(X, W, a, en.activation("sigmoid_shift").dsigma)
+    K = en.ntk_gram(X, W, a, dsigma=en.activation("sigmoid_shift").dsigma)
     K_ref = jacobian_gram(X, W, a, "sigmoid_shift")
     assert K.dtype == dtype and K.shape == (256, 256)
     assert (K - K_ref).abs().max() <= TOL[dtype] * K_ref.abs().max()
@@ -59,8 +53,10 @@ def test_gram_blocks_at_uneven_sizes_and_dsigma_forms():
     S = torch.tanh(X @ W.T)
     S = (1 - S * S) * a.abs()
     K_ref = (X @ X.T) * (S @ S.T)
-    for ds in ("tanh", en.activation("tanh"), lambda z: 1 - torch.tanh(z) ** 2):
+    for ds in ("tanh", en.activation("tanh")):
         assert (en.ntk_gram(X, W, a, ds) - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
+    K = en.ntk_gram(X, W, a, dsigma=lambda z: 1 - torch.tanh(z) ** 2)
+    assert (K - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
     T = en.Taylor(X, W, a, "tanh")
     assert (T.gram() - K_ref).abs().max() < 1e-12 * K_ref.abs().max()
 
@@ -75,8 +71,12 @@ def test_ntk_gram_bad_inputs():
         en.ntk_gram(X.float(), W, a, "tanh")
     with pytest.raises(ValueError, match="columns"):
         en.ntk_gram(X, W, a, "tanh", Y=X[:, :3])
-    with pytest.raises(TypeError, match="dsigma must be"):
+    with pytest.raises(TypeError, match="act must be"):
         en.ntk_gram(X, W, a, 3.0)
+    with pytest.raises(TypeError, match="ambiguous"):                 # sigma or sigma'?
+        en.ntk_gram(X, W, a, torch.tanh)
+    with pytest.raises(ValueError, match="not dsigma"):
+        en.ntk_gram(X, W, a, dsigma=en.activation("tanh").sigma)
     with pytest.raises(ValueError, match="non-finite"):
         en.ntk_gram(X * float("inf"), W, a, "tanh")
 

@@ -20,18 +20,18 @@ def test_plateau_widths_and_largest_gap():
     ev = np.array([10.0] * 3 + [1.1, 0.9, 1.0, 1.0, 1.0] + [0.1] * 7 + [0.05] * 4)
     rng = np.random.default_rng(0)
     shuffled = torch.from_numpy(rng.permutation(ev))
-    assert en.learning.plateau_widths(shuffled, [10, 1, 0.1, 0.01]).tolist() == [3, 5, 11]
-    assert en.learning.largest_gap(ev, 1, ev.size) in (3, 8)
-    assert en.learning.largest_gap(ev, 5, ev.size) == 8
-    assert en.learning.largest_gap(ev, 9, ev.size) == 15
+    assert en.plateau_widths(shuffled, [10, 1, 0.1, 0.01]).tolist() == [3, 5, 11]
+    assert en.largest_gap(ev, 1, ev.size) in (3, 8)
+    assert en.largest_gap(ev, 5, ev.size) == 8
+    assert en.largest_gap(ev, 9, ev.size) == 15
     with pytest.raises(ValueError, match="strictly decreasing"):
-        en.learning.plateau_widths(ev, [1, 10])
+        en.plateau_widths(ev, [1, 10])
     with pytest.raises(ValueError, match="positive"):
-        en.learning.plateau_widths(ev, [1, 0])
+        en.plateau_widths(ev, [1, 0])
     with pytest.raises(ValueError, match="start"):
-        en.learning.largest_gap(ev, 0, 5)
+        en.largest_gap(ev, 0, 5)
     with pytest.raises(ValueError, match="positive"):
-        en.learning.largest_gap(np.array([1.0, 0.5, 0.0, 0.0]), 1, 4)
+        en.largest_gap(np.array([1.0, 0.5, 0.0, 0.0]), 1, 4)
 
 
 def test_krr_curve_matches_kernel_ridge():
@@ -89,7 +89,7 @@ def test_degree_energy_against_monte_carlo():
     Z = en.sample_sphere(40000, d, g)
     F = en.ntk_gram_inf(Z, X, dsigma="softplus_shift") @ alpha            # f(z), (N, 2)
     G = Z @ X.T / d
-    parts = [lam[l] * en.harmonic_dimension(d, l) * en.gegenbauer(l, d, G) @ alpha
+    parts = [lam[l] * en.harmonic_dimension(d, l) * en.gegenbauer(d, l, G) @ alpha
              for l in degrees]
     assert (sum(parts) - F).abs().max() < 1e-8 * F.abs().max()             # Funk–Hecke expansion
     for l in (0, 1, 2, 3):
@@ -97,7 +97,7 @@ def test_degree_energy_against_monte_carlo():
         assert np.allclose(E[l], mc, rtol=0.06), (l, E[l], mc)
     assert np.allclose(E.sum(0), (F**2).mean(0).numpy(), rtol=0.06)
     assert np.allclose(en.learning.degree_energy(alpha[:, 0], X, lam[:3], range(3)), E[:3, 0])
-    with pytest.raises(ValueError, match="one lam_l per degree"):
+    with pytest.raises(ValueError, match="one eigenvalue lambda_l per degree"):
         en.learning.degree_energy(alpha, X, lam[:3], degrees)
     with pytest.raises(ValueError, match="rows"):
         en.learning.degree_energy(alpha[:5], X, lam, degrees)

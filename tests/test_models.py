@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.func import jacrev, jvp
+from oracles import DTYPES, TOL, make_problem, network_jacobian, randn
+from torch.func import jvp
 
 import escape_ntk as en
 
@@ -14,16 +15,12 @@ import escape_ntk as en
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script`:DeprecationWarning")
 
 N, M, D = 40, 8, 5
-TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
-DTYPES = [torch.float64, torch.float32]
 
 
 def setup(dtype=torch.float64, act="sigmoid_shift", seed=0, m=M):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(N, D, g, dtype)
-    W0, a = en.init_symmetric(m, D, g, dtype)
-    U = torch.randn(m, D, generator=g, dtype=torch.float64).to(dtype) / math.sqrt(D)
-    return X, W0, a, U, en.Taylor(X, W0, a, act)
+    p = make_problem(N, m, D, dtype, act, seed)
+    U = randn(p.g, m, D, dtype=dtype) / math.sqrt(D)
+    return p.X, p.W0, p.a, U, p.taylor
 
 
 def oracle(X, a, act):
@@ -73,8 +70,16 @@ def test_network_accepts_names_activations_and_callables():
     X, W0, a, U, _ = setup()
     W = W0 + U
     ref = torch.tanh(X @ W.T) @ a
-    for s in ("tanh", en.activation("tanh"), torch.tanh):
+    for s in ("tanh", en.activation("tanh")):
         assert torch.allclose(en.network(X, W, a, s), ref, atol=0, rtol=0)
+    assert torch.allclose(en.network(X, W, a, sigma=torch.tanh), ref, atol=0, rtol=0)
+    act = en.activation("tanh")
+    with pytest.raises(TypeError, match="ambiguous"):        # a raw callable only by keyword
+        en.network(X, W, a, torch.tanh)
+    with pytest.raises(ValueError, match="not sigma"):       # sigma' passed as sigma
+        en.network(X, W, a, sigma=act.dsigma)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dsigma'"):
+        en.network(X, W, a, dsigma=act.dsigma)
     assert torch.allclose(en.network(X.numpy(), W.numpy(), a.numpy(), "tanh"), ref)
 
 
@@ -155,7 +160,7 @@ def test_norm_24_and_scales():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_phi_products_match_explicit_jacobian(dtype):
     X, W0, a, U, T = setup(dtype)
-    J = jacrev(oracle(X, a, "sigmoid_shift"))(W0).reshape(N, M * D)
+    J = network_jacobian(X, W0, a, "sigmoid_shift")
     g = torch.Generator().manual_seed(7)
     R = torch.randn(N, 3, generator=g, dtype=torch.float64).to(dtype)
     close(T.phi_matvec(U), J @ U.reshape(-1), dtype)

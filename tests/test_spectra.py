@@ -3,15 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from oracles import make_problem
 
 import escape_ntk as en
 
 
 def gram(n=200, m=64, d=6, dtype=torch.float64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(n, d, g, dtype)
-    W0, a = en.init_symmetric(m, d, g, dtype)
-    T = en.Taylor(X, W0, a, "sigmoid_shift")
+    T = make_problem(n, m, d, dtype, "sigmoid_shift", seed).taylor
     return T, T.gram()
 
 

@@ -81,11 +81,11 @@ def test_gegenbauer_index_exact_norm_and_closed_form():
     beta = en.random_direction(D, _gen(5))
     for p in range(5):
         B = en.harmonic_dimension(D, p)
-        assert en.sphere_expectation(lambda t: B * en.gegenbauer(p, D, t) ** 2, D) == \
+        assert en.sphere_expectation(lambda t: B * en.gegenbauer(D, p, t) ** 2, D) == \
             pytest.approx(1.0, rel=1e-13)
     X = en.sample_sphere(50, D, _gen(6))
     s = X @ beta
-    g2 = (s**2 - 1) / math.sqrt((2 * D - 2) / (D + 2))  # paper-notes §10
+    g2 = (s**2 - 1) / math.sqrt((2 * D - 2) / (D + 2))  # the setting-A target (Nichani, Bai & Lee 2022)
     assert torch.allclose(en.gegenbauer_index(beta, 2)(X), g2, rtol=0, atol=1e-12)
     assert torch.allclose(en.gegenbauer_index(beta, 1)(X), s, rtol=0, atol=1e-12)
     assert torch.allclose(en.hermite_index(beta, 3)(X), (s**3 - 3 * s) / math.sqrt(6), atol=1e-12)

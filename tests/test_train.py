@@ -3,19 +3,15 @@
 import numpy as np
 import pytest
 import torch
+from oracles import make_problem, randn
 
 import escape_ntk as en
 
 
 def setup(n=40, m=16, d=5, dtype=torch.float64, act="softplus_shift", seed=0, n_test=30):
-    g = torch.Generator().manual_seed(seed)
-    X = en.sample_sphere(n, d, g, dtype)
-    Xt = en.sample_sphere(n_test, d, g, dtype)
-    W0, a = en.init_symmetric(m, d, g, dtype)
-    taylor, test = en.Taylor(X, W0, a, act), en.Taylor(Xt, W0, a, act)
-    y = torch.randn(n, generator=g, dtype=torch.float64).to(dtype)
-    U0 = (0.5 * torch.randn(m, d, generator=g, dtype=torch.float64)).to(dtype)
-    return taylor, test, y, U0, g
+    p = make_problem(n, m, d, dtype, act, seed, n_test)
+    y, U0 = randn(p.g, n, dtype=dtype), randn(p.g, m, d, dtype=dtype, scale=0.5)
+    return p.taylor, p.test, y, U0, p.g
 
 
 def oracle_loss(taylor, U, y, model, lam=0.0, penalty=None, bl_lam=0.0, s=None):
@@ -266,3 +262,39 @@ def test_train_steps_benchmark_section_quick(capsys):
         assert der[f"speedup_{model}_f32"] > 0
     assert {r["method"] for r in sec["rows"]} >= {"LQ fused", "LQ autograd"}
     assert "train_steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", en.MODELS)
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
+def test_fused_step_forward_matches_taylor(model, dtype, tol):
+    """The trainer's fused forward pass (its own copy of f, for speed) equals the Taylor methods."""
+    from escape_ntk.train import FusedStep
+
+    taylor, _, y, U0, _ = setup(dtype=dtype)
+    step = FusedStep(taylor, model, need_fL=True)
+    f, fL = step.forward(step.data, U0.T.contiguous(), None)
+    want = taylor.predict(U0, model)
+    assert (f - want).abs().max() <= tol * want.abs().max()
+    if fL is not None:
+        assert (fL - taylor.f_L(U0)).abs().max() <= tol * fL.abs().max()
+    s = en.random_signs(taylor.m, torch.Generator().manual_seed(1), dtype)
+    if model == "LQ":
+        f, _ = step.forward(step.data, U0.T.contiguous(), s)
+        want = taylor.f_L(s[:, None] * U0) + taylor.f_Q(U0)
+        assert (f - want).abs().max() <= tol * want.abs().max()
+    Ut = U0.T.contiguous()
+    step.update(Ut, y, 0.1)
+    assert (Ut.T - (U0 - 0.1 * autograd_grad(taylor, y, U=U0, model=model))).abs().max() <= tol
+
+
+def test_learning_rate_error_is_typed():
+    taylor, _, y, U0, _ = setup()
+    lr = en.stable_lr(taylor)
+    with pytest.raises(en.LearningRateError) as err:
+        en.train(taylor, y, model="L", lr=3 * lr, steps=1, progress=False)
+    assert err.value.lr == 3 * lr and err.value.suggested_lr == pytest.approx(lr, rel=1e-3)
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(en.LearningRateError, match="factor"):
+        en.stable_lr(taylor, factor=-1)
+    with pytest.raises(en.LearningRateError, match="lr must be"):
+        en.train(taylor, y, model="L", lr=-1.0, steps=1, progress=False)

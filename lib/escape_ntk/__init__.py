@@ -3,18 +3,53 @@
 Import it as ``import escape_ntk as en``. Conventions: inputs x on S^{d-1}(sqrt d) (Gaussian optional),
 first layer W0 with rows N(0, I_d/d), second layer a_r = +-1/sqrt(m) with paired symmetric initialization,
 only the first layer is trained. All randomness comes from an explicit ``torch.Generator``.
+
+Public surface (``__all__``): the primitives are flat (``en.ntk_gram``, ``en.Taylor``, ``en.train``, ...);
+namespaces hold the larger toolkits: ``en.symbolic`` (sympy identities), ``en.schematics`` (the overview
+page's pictures), both imported on first use, ``en.experiments`` (the combined-model driver) and
+``en.learning`` (kernel learning curves). Result tables: ``en.table``.
+Activations: a positional ``act`` is an :class:`Activation` or a name ('relu', 'tanh', ...); a raw callable
+is accepted only by keyword, ``sigma=`` or ``dsigma=``, so its meaning never depends on a parameter's name.
+Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenbauer(d, l, t)``, ``n_k(d, k)``);
+``lam`` is always the penalty weight (eigenvalues are ``evals``).
+
+Module map (layers; a module imports only from layers above it, never from its own layer or below):
+
+    0  _checks                       validation and typed errors (imports nothing from the package)
+    1  activations, data, plotting, tables
+                                     sigma and its derivatives; inputs; figure style; result tables
+    2  harmonics                     Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k
+    3  infinite, targets, symbolic   infinite-width NTK (series, eigenvalues, Gram); targets; sympy
+    4  kernels                       empirical NTK Gram, kernel ridge
+    5  models                        network, init, the Taylor model (one home of f, f_L, f_Q)
+    6  spectra, directions, regularizers, learning
+                                     float64 spectra and staircase helpers; Rayleigh quotients; R_1
+    7  train                         the fused GD trainer, stability checks, History
+    8  experiments, bench, schematics
+                                     the combined-model driver, benchmarks, overview pictures
+
+Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
+``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the
+quadrature rules) and scipy.sparse.linalg (Lanczos).
 """
 
-from . import experiments, learning, schematics, symbolic
+import importlib
+
+from . import experiments, learning
+
+# Result tables (every chapter)
+from .tables import Table, table
+
+# Validation errors (chapter 7 catches LearningRateError)
+from ._checks import LearningRateError
 
 # Inputs, activations, figures (chapter 1)
 from .activations import ACTIVATIONS, Activation, activation
 from .data import sample_gaussian, sample_inputs, sample_sphere
 
-# Harmonic analysis and the infinite-width NTK (chapters 2-4)
+# Harmonic analysis (chapter 2)
 from .harmonics import (
     MAX_DEGREE,
-    MAX_TERMS,
     funk_hecke,
     gegenbauer,
     gegenbauer_moments,
@@ -22,24 +57,41 @@ from .harmonics import (
     hermite_coefficients,
     hermite_normalized,
     hermite_polynomial,
+    n_k,
     normal_expectation,
+    sphere_expectation,
+)
+
+# The infinite-width NTK: series, Funk-Hecke eigenvalues, Gram (chapters 2-4)
+from .infinite import (
+    MAX_TERMS,
+    NTKProfile,
     ntk_degree_mass,
     ntk_eigenvalues,
     ntk_eigenvalues_leading,
+    ntk_gram_inf,
+    ntk_profile,
     ntk_series_coefficients,
     ntk_trace,
     self_induced_ridge,
-    sphere_expectation,
 )
-from .infinite import NTKProfile, ntk_gram_inf, ntk_profile
 
 # The network, its Taylor terms, Grams and spectra (chapters 1, 3, 5)
 from .kernels import gram_from_features, kernel_ridge, ntk_gram
-from .models import Taylor, init_symmetric, network, norm_24, random_signs, scale_movement, sign_flip
+from .models import (
+    MODELS,
+    Taylor,
+    init_symmetric,
+    network,
+    norm_24,
+    random_signs,
+    scale_movement,
+    sign_flip,
+    small_init,
+)
 from .directions import linear_energy, rayleigh_quotients
-from .spectra import block_means, eigvalsh, param_eigendirections, top_eigh
-from .plotting import DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, mean_band, set_style, subplots
-from .tables import Table, table
+from .spectra import block_means, eigvalsh, largest_gap, param_eigendirections, plateau_widths, top_eigh
+from .plotting import DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, mean_band, seed_bars, set_style, subplots
 
 # Targets (chapter 1 on)
 from .targets import (
@@ -55,9 +107,51 @@ from .targets import (
     sparse_monomial,
 )
 
-# Training, the good-direction penalty and the combined experiments (chapters 4-7)
-from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, n_k, sign_flip_expected_loss
-from .train import MODELS, History, TrainingDiverged, predict, small_init, stable_lr, top_eigenvalue, train
-from .experiments import HEADLINE, SETTING_A, SETTING_B, Run, Setting, compare
+# Training and the good-direction penalty (chapters 4-7)
+from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, sign_flip_expected_loss
+from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue, train
 
 __version__ = "0.1.0"
+
+_NAMESPACES = ("symbolic", "schematics", "experiments", "learning")
+
+__all__ = [
+    # namespaces
+    *_NAMESPACES,
+    # errors and tables
+    "LearningRateError", "TrainingDiverged", "Table", "table",
+    # activations and inputs
+    "ACTIVATIONS", "Activation", "activation", "sample_gaussian", "sample_inputs", "sample_sphere",
+    # harmonics
+    "MAX_DEGREE", "funk_hecke", "gegenbauer", "gegenbauer_moments", "harmonic_dimension",
+    "hermite_coefficients", "hermite_normalized", "hermite_polynomial", "n_k", "normal_expectation",
+    "sphere_expectation",
+    # infinite-width NTK
+    "MAX_TERMS", "NTKProfile", "ntk_degree_mass", "ntk_eigenvalues", "ntk_eigenvalues_leading",
+    "ntk_gram_inf", "ntk_profile", "ntk_series_coefficients", "ntk_trace", "self_induced_ridge",
+    # network, Grams, spectra, directions
+    "gram_from_features", "kernel_ridge", "ntk_gram", "MODELS", "Taylor", "init_symmetric", "network",
+    "norm_24", "random_signs", "scale_movement", "sign_flip", "small_init", "linear_energy",
+    "rayleigh_quotients", "block_means", "eigvalsh", "largest_gap", "param_eigendirections",
+    "plateau_widths", "top_eigh",
+    # figures
+    "DEGREE_COLORS", "MODEL_COLORS", "MODEL_LABELS", "degree_color", "mean_band", "seed_bars", "set_style",
+    "subplots",
+    # targets
+    "Target", "captured", "dense_quadratic", "gegenbauer_index", "hermite_index", "linear", "mix",
+    "random_direction", "relative_mse", "sparse_monomial",
+    # training and penalties
+    "R1Penalty", "bl_penalty", "bl_penalty_grad", "sign_flip_expected_loss", "History", "predict",
+    "stable_lr", "top_eigenvalue", "train",
+]
+
+
+def __getattr__(name: str):
+    """Lazy submodules: ``en.symbolic`` (sympy, ~0.3 s) and ``en.schematics`` (pyplot) load on first use."""
+    if name in ("symbolic", "schematics", "bench"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'escape_ntk' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"symbolic", "schematics", "bench"})

@@ -127,14 +127,56 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def as_callable(f, order: int = 0, name: str = "sigma") -> Callable:
-    """The order-th derivative of sigma as a callable, from an Activation, an activation name, or a callable
-    (returned as is: it is taken to already be that derivative). `name` is used in the error message."""
+_ORDER_NAMES = {0: "sigma", 1: "dsigma", 2: "d2sigma", 3: "d3sigma"}
+
+
+def _bound_order(f) -> int | None:
+    """k if f is the bound method act.sigma / act.dsigma / ... of an Activation, else None."""
+    owner = getattr(f, "__self__", None)
+    if isinstance(owner, Activation):
+        name = getattr(f, "__name__", "")
+        return {"sigma": 0, "__call__": 0, "dsigma": 1, "d2sigma": 2, "d3sigma": 3}.get(name)
+    return None
+
+
+def resolve(act=None, order: int = 0, *, sigma=None, dsigma=None) -> Callable:
+    """The order-th derivative of the activation chosen by exactly one of `act`, `sigma=`, `dsigma=`.
+
+    - ``act``: an :class:`Activation` or an activation name; the function takes the derivative it
+      needs (``order``). A raw callable here is refused: it would be ambiguous (sigma or sigma'?).
+    - ``sigma=`` / ``dsigma=`` (keyword only): a raw callable that *is* sigma (``order`` 0) or
+      sigma' (``order`` 1); an Activation or a name is accepted too and means that activation.
+      Only the keyword matching ``order`` is accepted, and a bound method of another derivative
+      (``sigma=act.dsigma``) is refused.
+
+    So a function's meaning never depends on which parameter received the argument.
+    """
+    given = {k: v for k, v in (("act", act), ("sigma", sigma), ("dsigma", dsigma)) if v is not None}
+    want = _ORDER_NAMES[order]
+    if len(given) != 1:
+        raise TypeError(f"pass the activation once: an Activation or a name as act (e.g. "
+                        f"en.activation('relu') or 'relu'), or a callable as {want}=...; got "
+                        f"{sorted(given) or 'none'}.")
+    (key, f), = given.items()
     if isinstance(f, Activation | str):
         return activation(f).derivative(order)
-    if callable(f):
-        return f
-    raise TypeError(f"{name} must be a callable, an Activation or an activation name; got {type(f).__name__}.")
+    if not callable(f):
+        raise TypeError(f"{key} must be an Activation, an activation name or (by keyword) a "
+                        f"callable; got {type(f).__name__}.")
+    bound = _bound_order(f)
+    if key == "act":
+        hint = (f"pass the Activation itself ({f.__self__.name!r}), or {want}=... if this callable "
+                f"is {want}" if bound is not None else f"pass it by keyword, {want}=...")
+        raise TypeError(f"act must be an Activation or an activation name, not a raw callable "
+                        f"({getattr(f, '__name__', type(f).__name__)}): a callable is ambiguous "
+                        f"(sigma or sigma'?); {hint}.")
+    if key != want:
+        raise TypeError(f"this function needs {want}, not {key}; pass the Activation (act) or "
+                        f"{want}=... .")
+    if bound is not None and bound != order:
+        raise ValueError(f"{key}= got {f.__self__.name}.{_ORDER_NAMES[bound]}, which is not "
+                         f"{want}; pass {key}={f.__self__.name}.{want} or the Activation itself.")
+    return f
 
 
 def activation(name: str | Activation) -> Activation:

@@ -1,4 +1,4 @@
-"""Side-by-side benchmark of the library's hot paths (performance.md section 3).
+"""Side-by-side benchmark of the library's hot paths against the autodiff baselines.
 
     python -m escape_ntk.bench [--json PATH] [--quick]
 
@@ -30,8 +30,9 @@ from torch.func import jacrev, vmap
 from .activations import activation
 from .data import sample_sphere
 from .kernels import ntk_gram
-from .models import Taylor, init_symmetric
+from .models import MODELS, Taylor, init_symmetric
 from .spectra import eigvalsh, param_eigendirections, top_eigh
+from .train import FusedStep
 
 DTYPES = {"f64": torch.float64, "f32": torch.float32}
 SECTIONS: dict[str, Callable[[Config, dict], dict]] = {}
@@ -131,12 +132,12 @@ def _ntk_gram(cfg: Config, ctx: dict) -> dict:
     out, derived = [], {}
     for k, dt in DTYPES.items():
         X, W0, a = _problem(cfg, dt)
-        K = ntk_gram(X, W0, a, act.dsigma)
+        K = ntk_gram(X, W0, a, act)
         K_ref = jacrev_gram(X, W0, a, act.sigma)
         derived[f"max_rel_err_vs_jacrev_{k}"] = float((K - K_ref).abs().max() / K_ref.abs().max())
         del K, K_ref
         args = (X, W0, a)
-        t = round_robin({"ntk_gram": lambda args=args: ntk_gram(*args, act.dsigma),
+        t = round_robin({"ntk_gram": lambda args=args: ntk_gram(*args, act),
                          "jacrev+vmap": lambda args=args: jacrev_gram(*args, act.sigma)}, cfg.reps)
         speedup = t["jacrev+vmap"]["min_s"] / t["ntk_gram"]["min_s"]
         useful = cfg.n**2 * cfg.m / t["ntk_gram"]["min_s"]
@@ -151,7 +152,7 @@ def _ntk_gram(cfg: Config, ctx: dict) -> dict:
 @register("spectrum")
 def _spectrum(cfg: Config, ctx: dict) -> dict:
     X, W0, a = _problem(cfg, torch.float64)
-    K = ntk_gram(X, W0, a, activation(cfg.act).dsigma)
+    K = ntk_gram(X, W0, a, cfg.act)
     ctx["K64"], ctx["X64"], ctx["W064"], ctx["a64"] = K, X, W0, a
     Kn = K.numpy()
     t = round_robin({"numpy.linalg.eigvalsh": lambda: np.linalg.eigvalsh(Kn),
@@ -209,19 +210,10 @@ def _autograd_step(T: Taylor, U: torch.Tensor, y: torch.Tensor, model: str, lr: 
     U.sub_(g, alpha=lr)
 
 
-def _fused_step(step, D: tuple, Ut: torch.Tensor, y: torch.Tensor, lr: float) -> None:
-    """One GD step of escape_ntk.train's kernel: forward, fused gradient, update (Ut = U^T)."""
-    f, _ = step.forward(D, Ut, None)
-    r = (f - y).mul_(2.0 / y.shape[0])
-    Ut.sub_(step.backward(D, r, None), alpha=lr)
-
-
 @register("train_steps")
 def _train_steps(cfg: Config, ctx: dict) -> dict:
     """One full-batch GD step of f_L, f_Q, f_L + f_Q and the network: the trainer's fused
     hand-written gradient vs torch autograd through the explicitly written model."""
-    from .train import MODELS, _Step
-
     out, derived = [], {}
     lr = 1e-3                                     # tiny: U stays put over the repetitions
     for k, dt in DTYPES.items():
@@ -230,20 +222,19 @@ def _train_steps(cfg: Config, ctx: dict) -> dict:
         g = torch.Generator().manual_seed(cfg.seed + 1)
         y = torch.randn(cfg.n, generator=g, dtype=torch.float64).to(dt)
         U0 = (0.1 * torch.randn(cfg.m, cfg.d, generator=g, dtype=torch.float64)).to(dt)
-        D = (T.X, T.S1, T.S2, T.Z0)
         methods, notes = {}, {}
         for model in MODELS:
-            step = _Step(T, model, need_fL=False)
+            step = FusedStep(T, model)
             Ut, U = U0.T.contiguous(), U0.clone()
             # agreement of one gradient (the update divided by lr) with autograd's
-            _fused_step(step, D, Ut, y, 1.0)
+            step.update(Ut, y, 1.0)
             _autograd_step(T, U, y, model, 1.0)
             err = float((Ut.T - U).abs().max() / (U0 - U).abs().max())
             derived[f"grad_rel_err_{model}_{k}"] = err
             Ut.copy_(U0.T)
             U.copy_(U0)
             methods[f"{model} fused"] = (
-                lambda s=step, D=D, Ut=Ut, y=y: _fused_step(s, D, Ut, y, lr))
+                lambda s=step, Ut=Ut, y=y: s.update(Ut, y, lr))
             methods[f"{model} autograd"] = (
                 lambda T=T, U=U, y=y, m_=model: _autograd_step(T, U, y, m_, lr))
         t = round_robin(methods, cfg.reps)
@@ -252,7 +243,7 @@ def _train_steps(cfg: Config, ctx: dict) -> dict:
             derived[f"speedup_{model}_{k}"] = ratio
             notes[f"{model} fused"] = f"{ratio:.1f}x faster than autograd"
         out += rows(t, k, notes)
-        del T, D, methods
+        del T, methods
     return {"rows": out, "derived": derived}
 
 

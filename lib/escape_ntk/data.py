@@ -6,13 +6,14 @@ import math
 
 import torch
 
-from ._checks import check_dim, check_positive_int
+from ._checks import check_dim, check_dtype, check_generator, check_positive_int
 
 
 def sample_gaussian(n: int, d: int, generator: torch.Generator | None = None,
                     dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """(n, d) tensor with i.i.d. N(0, 1) entries, so E[x x^T] = I_d. Cost O(nd)."""
     n, d = check_positive_int(n, "n"), check_dim(d)
+    dtype, generator = check_dtype(dtype), check_generator(generator)
     return torch.randn(n, d, generator=generator, dtype=dtype)
 
 
@@ -22,6 +23,7 @@ def sample_sphere(n: int, d: int, generator: torch.Generator | None = None,
 
     Normalized Gaussians; the normalization runs in float64 so both dtypes see the same points. Cost O(nd).
     """
+    dtype = check_dtype(dtype)
     G = sample_gaussian(n, d, generator, torch.float64)
     return (G * (math.sqrt(d) / G.norm(dim=1, keepdim=True))).to(dtype)
 

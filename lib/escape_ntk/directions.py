@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import check_taylor
 from .models import Taylor
 
 
 def _check(taylor, U, batch: bool) -> torch.Tensor:
-    if not isinstance(taylor, Taylor):
-        raise TypeError(f"taylor must be an escape_ntk.Taylor (the model at fixed inputs), e.g. "
-                        f"en.Taylor(X, W0, a, act); got {type(taylor).__name__}.")
+    check_taylor(taylor)
     return taylor.check_movement(U, batch=batch, cast=True)
 
 
@@ -44,4 +43,4 @@ def linear_energy(taylor: Taylor, U) -> torch.Tensor:
     inputs is the sign-averaged numerator of the Rayleigh quotient. O(nmd) flops, O(nm) memory.
     """
     U = _check(taylor, U, batch=False)
-    return (taylor.S1 * (taylor.X @ U.T)).square().sum(dim=1)
+    return taylor._linear_energy(taylor.X @ U.T)

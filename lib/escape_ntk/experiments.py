@@ -1,30 +1,34 @@
 """The combined NTK + QuadNTK experiment: several models from one init, over seeds, as a tidy table.
 
-A :class:`Setting` fixes the sizes, activation, target and penalty of one experiment (the
-calibrated settings A and B of paper-notes section 10). For each seed :func:`prepare` draws the
+A :class:`Setting` fixes the sizes, activation, target and penalty of one experiment (the book's
+calibrated settings A and B, small versions of the experiment in Nichani, Bai & Lee 2022 and the
+authors' code, github.com/eshnich/escape_NTK). For each seed :func:`prepare` draws the
 data, the target, the symmetric init W0 and a small random U0 once, and builds the training Gram K
 in float64 and the spectral penalty R_1 from it; :func:`run` then trains one :class:`Run` (NTK "L",
 QuadNTK "Q", f_L + f_Q "LQ", with or without R_1 on a spectral or random subspace) from that
-shared state, and :func:`compare` loops over seeds and runs and returns one row per (seed, run).
-Chapter: the combined model.
+shared state, and :func:`compare` loops over seeds and runs and returns one row per (seed, run),
+with a progress bar over runs; Ctrl-C returns the finished rows. Chapter: the combined model.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import targets as tg
-from ._checks import check_positive_int
+from ._checks import check_dtype, check_generator, check_positive_int
 from .data import sample_sphere
+from .harmonics import n_k
 from .kernels import ntk_gram
-from .models import Taylor, init_symmetric
-from .regularizers import R1Penalty, n_k
-from .train import History, small_init, top_eigenvalue, train
+from .models import Taylor, init_symmetric, small_init
+from .regularizers import R1Penalty
+from .train import History, top_eigenvalue, train
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,9 @@ class Setting:
         return replace(self, **changes)
 
 
-#: Setting A of paper-notes section 10: (k, p) = (1, 2), n = 250 ~ d^1.5, softplus(z - 1).
+#: Setting A: (k, p) = (1, 2), n = 250 ~ d^1.5, softplus(z - 1).
 SETTING_A = Setting("A", d=40, n=250, m=500, act="softplus_shift", k=1, p=2, steps=800, lam=3.0)
-#: Setting B of paper-notes section 10: (k, p) = (2, 3), d = 20, n = m = 1000, ReLU^3/6.
+#: Setting B: (k, p) = (2, 3), d = 20, n = m = 1000, ReLU^3/6.
 SETTING_B = Setting("B", d=20, n=1000, m=1000, act="relu3", k=2, p=3, steps=800, lam=1.0)
 
 
@@ -130,6 +134,7 @@ def prepare(setting: Setting, generator: torch.Generator | None = None,
     problem. Cost: the float64 Gram O(n^2 m) and one float64 eigh O(n^3).
     """
     s = setting
+    dtype, generator = check_dtype(dtype), check_generator(generator)
     X = sample_sphere(s.n, s.d, generator, torch.float64)
     X_test = sample_sphere(s.n_test, s.d, generator, torch.float64)
     target = make_target(s, generator)
@@ -189,20 +194,38 @@ def compare(setting: Setting, runs=HEADLINE, n_seeds: int = 3,
     Row keys: setting, seed, label, model, lam, lr, test (test MSE / Var f*), train, R1 (final),
     dense and sparse (captured fractions of the two components), components (their names in
     History.captured), history (the History).
-    Cost: n_seeds x (Gram + eigh) + n_seeds x len(runs) x steps GD steps of O(nmd).
+    `progress`: a bar over the runs (and one per run's steps). Ctrl-C stops the loop and returns
+    the rows of the runs finished so far (a RuntimeWarning says how many); an interrupted run is
+    left out. Cost: n_seeds x (Gram + eigh) + n_seeds x len(runs) x steps GD steps of O(nmd).
     """
+    if not isinstance(setting, Setting):
+        raise TypeError(f"setting must be an escape_ntk.experiments.Setting; got "
+                        f"{type(setting).__name__}.")
     n_seeds = check_positive_int(n_seeds, "n_seeds")
-    rows = []
-    for seed in range(n_seeds):
-        problem = prepare(setting, generator, dtype)
-        names = component_names(problem.target)
-        for spec in runs:
-            h = run(problem, spec, log_points=log_points, progress=progress)
-            rows.append({"setting": setting.name, "seed": seed, "label": spec.label,
-                         "model": spec.model, "lam": h.lam, "lr": h.lr,
-                         "test": h.final("test"), "train": h.final("train"), "R1": h.final("R1"),
-                         "dense": h.final(names[0]), "sparse": h.final(names[1]),
-                         "components": names, "history": h})
+    runs = tuple(runs)
+    if not runs or not all(isinstance(r, Run) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of escape_ntk.experiments.Run.")
+    rows: list[dict] = []
+    bar = tqdm(total=n_seeds * len(runs), desc=f"setting {setting.name}", disable=not progress)
+    try:
+        for seed in range(n_seeds):
+            problem = prepare(setting, generator, dtype)
+            names = component_names(problem.target)
+            for spec in runs:
+                h = run(problem, spec, log_points=log_points, progress=progress)
+                if h.interrupted:
+                    raise KeyboardInterrupt
+                rows.append({"setting": setting.name, "seed": seed, "label": spec.label,
+                             "model": spec.model, "lam": h.lam, "lr": h.lr,
+                             "test": h.final("test"), "train": h.final("train"),
+                             "R1": h.final("R1"), "dense": h.final(names[0]),
+                             "sparse": h.final(names[1]), "components": names, "history": h})
+                bar.update(1)
+    except KeyboardInterrupt:
+        warnings.warn(f"compare interrupted: returning the {len(rows)} finished runs of "
+                      f"{n_seeds * len(runs)}.", RuntimeWarning, stacklevel=2)
+    finally:
+        bar.close()
     return rows
 
 

@@ -1,47 +1,45 @@
 """Harmonic analysis behind the NTK spectrum: Hermite coefficients, Gegenbauer, Funk–Hecke.
 
-Conventions (paper-notes §1.2, §3.2, §7):
+Conventions (Nichani, Bai & Lee 2022; the book's Sources appendix lists the references):
 - mu_j(f) = E[f(z) He_j(z)], z ~ N(0, 1), with He_j the probabilists' Hermite polynomials,
   E[He_i He_j] = j! delta_ij; the normalized h_j = He_j / sqrt(j!) are orthonormal.
 - x uniform on S^{d-1}(sqrt d); t = x.x'/d has density prop. to (1 - t^2)^((d-3)/2) on [-1, 1].
   Q_l is the degree-l Gegenbauer polynomial normalized so that Q_l(1) = 1;
-  E_t[Q_l Q_k] = delta_lk / B(d, l).
-- The infinite-width first-layer NTK is K(x, x') = h(t) = d t sum_j mu_j(sigma')^2 t^j / j!
-  (Mehler). Its Funk–Hecke eigenvalue on the degree-l harmonics is lambda_l = E_t[h(t) Q_l(t)],
-  with multiplicity B(d, l).
+  E_t[Q_l Q_k] = delta_lk / B(d, l); n_k = sum_{l <= k} B(d, l).
+- Dimension first, then degree: ``harmonic_dimension(d, l)``, ``gegenbauer(d, l, t)``, ``n_k(d, k)``.
 
+The infinite-width NTK built on these (its series and eigenvalues) lives in ``infinite``.
 Used by the harmonics and spectrum chapters. Every function here takes milliseconds.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 import torch
-from scipy.special import gammaln, roots_jacobi, roots_legendre
 
-from ._checks import check_degree, check_dim, check_positive_int
-from .activations import as_callable
+from ._checks import check_degree, check_degrees, check_dim, check_positive_int
 
-MAX_DEGREE = 256  # highest Hermite degree the quadrature resolves (c_j to ~1e-14)
-MAX_TERMS = MAX_DEGREE + 1  # most terms of the Mehler series used by the NTK routines
-_HALF_LINE = 14.0  # the Gaussian weight is below e^{-98} beyond |z| = 14
-_PANELS, _PANEL_NODES = 14, 32  # Gauss–Legendre panels of width 1 on [0, 14], mirrored to [-14, 0]
+MAX_DEGREE = 256  # highest Hermite degree the quadrature resolves (c_j to ~1e-13)
+_HALF_LINE = 42.0  # h_j(z)^2 e^{-z^2/2} has its mass inside |z| < sqrt(4j + 2) = 32 for j <= 256
+_PANELS, _PANEL_NODES = 84, 32  # Gauss–Legendre panels of width 1/2 on [0, 42], mirrored
+_EDGE_RTOL = 1e-15  # |f(z)| e^{-z^2/4} at |z| = 42, relative to its maximum, must be below this
 
 
 # ------------------------------------------------------------------------------ Hermite polynomials
 
 
-def _hermite_rows(degree: int, z, normalized: bool) -> list:
-    """[He_0(z), ..., He_degree(z)] (or h_j = He_j / sqrt(j!)) by the three-term recurrence."""
-    rows = [z * 0 + 1]
+def _hermite_rows(degree: int, z, normalized: bool, start=None) -> list:
+    """[He_0(z), ..., He_degree(z)] (or h_j = He_j / sqrt(j!)) by the three-term recurrence.
+
+    With `start` (an array like z), every row is multiplied by it (the recurrence is linear).
+    """
+    rows = [z * 0 + 1 if start is None else start]
     if degree >= 1:
-        rows.append(z * 1)
+        rows.append(z * rows[0])
     for k in range(1, degree):
         if normalized:  # h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1): stable, never overflows
             rows.append((z * rows[k] - math.sqrt(k) * rows[k - 1]) / math.sqrt(k + 1))
@@ -72,17 +70,23 @@ def hermite_normalized(j: int, z):
 
 
 @lru_cache(maxsize=1)
-def _gauss_nodes() -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights for E[f(z)], z ~ N(0,1): composite Gauss–Legendre on [-14, 0] and [0, 14].
+def _gauss_nodes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes z, Gauss–Legendre weights w and sqrt(phi(z)) for E[f(z)] = sum w f sqrt(phi) sqrt(phi).
 
-    The split at 0 keeps the rule accurate for f with a kink or a jump at 0 (ReLU, step).
+    Composite Gauss–Legendre on [-42, 0] and [0, 42] (panels of width 1/2, 32 nodes each). The
+    split at 0 keeps the rule accurate for f with a kink or a jump at 0 (ReLU, step). The Gaussian
+    density phi is split as sqrt(phi) sqrt(phi) so that neither factor underflows where
+    h_j(z)^2 phi(z) still has mass (|z| up to sqrt(4j + 2)).
     """
+    from scipy.special import roots_legendre  # lazy: scipy.special costs ~0.5 s to import
+
     x, w = roots_legendre(_PANEL_NODES)
     edges = np.linspace(0.0, _HALF_LINE, _PANELS + 1)
     lo, hi = edges[:-1, None], edges[1:, None]
     z, wz = (lo + (hi - lo) * (x + 1) / 2).ravel(), ((hi - lo) / 2 * w).ravel()
     z, wz = np.concatenate([-z[::-1], z]), np.concatenate([wz[::-1], wz])
-    return z, wz * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    root_phi = np.exp(-z * z / 4) / (2 * math.pi) ** 0.25
+    return z, wz, root_phi
 
 
 def _evaluate(f: Callable, z: np.ndarray, what: str = "f") -> np.ndarray:
@@ -99,10 +103,28 @@ def _evaluate(f: Callable, z: np.ndarray, what: str = "f") -> np.ndarray:
     return v
 
 
+def _weighted(f: Callable) -> np.ndarray:
+    """w f(z) sqrt(phi(z)) on the nodes, after checking that f does not outgrow the Gaussian."""
+    z, w, root_phi = _gauss_nodes()
+    g = _evaluate(f, z) * root_phi
+    peak = np.abs(g).max()
+    if peak > 0 and max(abs(g[0]), abs(g[-1])) > _EDGE_RTOL * peak:
+        raise ValueError(f"f grows too fast for the Gaussian quadrature: |f(z)| e^(-z^2/4) at "
+                         f"|z| = {_HALF_LINE:g} is {max(abs(g[0]), abs(g[-1])) / peak:.2g} of its "
+                         f"maximum. Supported: f bounded by a polynomial of degree <= "
+                         f"{MAX_DEGREE} (every activation and its derivatives).")
+    return w * g
+
+
 def normal_expectation(f: Callable) -> float:
-    """E[f(z)] for z ~ N(0, 1) by the split Gauss–Legendre rule (~1e-15; kinks at 0 are fine)."""
-    z, w = _gauss_nodes()
-    return float(w @ _evaluate(f, z))
+    """E[f(z)] for z ~ N(0, 1) by the split Gauss–Legendre rule on [-42, 42].
+
+    Accurate to ~1e-15 relative for bounded f (kinks and jumps at 0 are fine) and exact up to
+    rounding for polynomials of degree <= 2 MAX_DEGREE; f growing like e^{z^2/4} or faster is
+    refused (ValueError). O(5400) evaluations of f.
+    """
+    _, _, root_phi = _gauss_nodes()
+    return float(_weighted(f) @ root_phi)
 
 
 def hermite_coefficients(f: Callable, degree: int, normalized: bool = False) -> np.ndarray:
@@ -110,20 +132,22 @@ def hermite_coefficients(f: Callable, degree: int, normalized: bool = False) -> 
 
     `f` is a callable on NumPy arrays (an Activation works and means sigma). With `normalized=True`
     returns c_j = E[f h_j] = mu_j / sqrt(j!) instead (what the Mehler series uses; never overflows).
-    Quadrature: composite Gauss–Legendre on [-14, 0] and [0, 14] (896 nodes), so f may have a
-    kink or a jump at 0; c_j is accurate to ~1e-14 up to degree 256, exact for polynomials up to
-    rounding. O(degree * 900) flops. Harmonics chapter; paper-notes §1.2.
+    Quadrature: composite Gauss–Legendre on [-42, 0] and [0, 42] (5376 nodes) against the Hermite
+    functions h_j(z) e^{-z^2/4}, so f may have a kink or a jump at 0. Valid range (enforced):
+    degree <= MAX_DEGREE = 256, and f bounded by a polynomial of degree <= 256 (else ValueError);
+    there c_j is accurate to ~1e-13 absolute (times max |f| on the bulk), e.g. c_60(h_60) = 1.
+    O(degree * 5400) flops. Harmonics chapter.
     """
     degree = check_degree(degree)
     if degree > MAX_DEGREE:
         raise ValueError(f"degree = {degree} is above the supported maximum {MAX_DEGREE}; "
                          f"ask for fewer coefficients.")
-    z, w = _gauss_nodes()
-    fw = w * _evaluate(f, z)
-    c = np.array([row @ fw for row in _hermite_rows(degree, z, normalized=True)])
+    z, _, root_phi = _gauss_nodes()
+    fw = _weighted(f)
+    c = np.array([row @ fw for row in _hermite_rows(degree, z, normalized=True, start=root_phi)])
     if normalized:
         return c
-    return c * np.exp(0.5 * gammaln(np.arange(degree + 1) + 1.0))
+    return c * np.exp(0.5 * np.array([math.lgamma(j + 1.0) for j in range(degree + 1)]))
 
 
 # ------------------------------------------------------------------------------ spherical harmonics
@@ -138,14 +162,23 @@ def harmonic_dimension(d: int, l: int) -> int:
     return math.comb(l + d - 1, l) - (math.comb(l + d - 3, l - 2) if l >= 2 else 0)
 
 
-def gegenbauer(l: int, d: int, t):
+def n_k(d: int, k: int) -> int:
+    """n_k = sum_{l <= k} B(d, l), the number of degree-<= k spherical harmonics; n_k(d, 1) = 1 + d.
+
+    The size of the NTK's top (degree-<= k) eigenspace that R_1 leaves free; n_k(20, 2) = 230.
+    """
+    d, k = check_dim(d), check_degree(k, "k")
+    return sum(harmonic_dimension(d, l) for l in range(k + 1))
+
+
+def gegenbauer(d: int, l: int, t):
     """Q_l(t): the degree-l Gegenbauer polynomial for S^{d-1}, normalized so that Q_l(1) = 1.
 
     Q_{k+1} = ((2k + d - 2) t Q_k - k Q_{k-1}) / (k + d - 2), Q_0 = 1, Q_1 = t (d = 3: Legendre,
     d = 2: Chebyshev). E_t[Q_l Q_k] = delta_lk / B(d, l). Torch in, torch out (same dtype), else
     float64 NumPy. O(l) passes over t.
     """
-    l, d = check_degree(l, "degree l"), check_dim(d)
+    d, l = check_dim(d), check_degree(l, "degree l")
     t = _as_real(t)
     q_prev, q = t * 0 + 1, t * 1
     if l == 0:
@@ -158,6 +191,8 @@ def gegenbauer(l: int, d: int, t):
 @lru_cache(maxsize=64)
 def _jacobi_nodes(d: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     alpha = (d - 3) / 2
+    from scipy.special import roots_jacobi  # lazy, as in _gauss_nodes
+
     t, w = roots_jacobi(nodes, alpha, alpha)
     return t, w / w.sum()
 
@@ -173,18 +208,6 @@ def sphere_expectation(g: Callable, d: int, nodes: int = 128) -> float:
     return float(w @ _evaluate(g, t, "g"))
 
 
-def _degree_list(degrees) -> list[int]:
-    if isinstance(degrees, numbers.Integral) and not isinstance(degrees, bool):
-        degrees = range(check_degree(degrees, "largest degree L") + 1)
-    if not isinstance(degrees, Iterable):
-        raise TypeError(f"degrees must be an int L (meaning 0..L) or a list of ints; "
-                        f"got {type(degrees).__name__}.")
-    degrees = [check_degree(l, "degree l") for l in degrees]
-    if not degrees:
-        raise ValueError("degrees is empty; pass e.g. degrees=range(5).")
-    return degrees
-
-
 def funk_hecke(h: Callable, d: int, degrees, nodes: int = 128) -> np.ndarray:
     """Funk–Hecke eigenvalues lambda_l = E_t[h(t) Q_l(t)] of K(x, x') = h(x.x'/d), x on the sphere.
 
@@ -193,10 +216,10 @@ def funk_hecke(h: Callable, d: int, degrees, nodes: int = 128) -> np.ndarray:
     quadrature cancels to ~1e-16 * max|h| absolute. NumPy float64. O(nodes * max(degrees)).
     """
     d = check_dim(d)
-    degrees = _degree_list(degrees)
+    degrees = check_degrees(degrees)
     t, w = _jacobi_nodes(d, check_positive_int(nodes, "nodes"))
     hw = w * _evaluate(h, t, "h")
-    return np.array([gegenbauer(l, d, t) @ hw for l in degrees])
+    return np.array([gegenbauer(d, l, t) @ hw for l in degrees])
 
 
 @lru_cache(maxsize=64)
@@ -222,110 +245,3 @@ def gegenbauer_moments(d: int, k_max: int, l_max: int) -> np.ndarray:
     d = check_dim(d)
     k_max, l_max = check_degree(k_max, "k_max"), check_degree(l_max, "l_max")
     return _moments(d, k_max, l_max)[:, : l_max + 1].copy()
-
-
-# ------------------------------------------------------------------------------ infinite-width NTK
-
-
-def as_dsigma(dsigma) -> Callable:
-    """sigma' from a callable on NumPy arrays, an Activation or an activation name (its .dsigma)."""
-    return as_callable(dsigma, 1, "dsigma")
-
-
-def ntk_series_coefficients(dsigma, terms: int) -> np.ndarray:
-    """Mehler coefficients c_j^2 = mu_j(sigma')^2 / j!, j < terms, of h(t) = d t sum_j c_j^2 t^j.
-
-    NumPy float64; they sum to E[sigma'(z)^2] (Parseval). O(terms * 900) flops.
-    """
-    terms = check_positive_int(terms, "terms")
-    return hermite_coefficients(as_dsigma(dsigma), terms - 1, normalized=True) ** 2
-
-
-def ntk_trace(dsigma, d: int) -> float:
-    """h(1) = K(x, x) = d E[sigma'(z)^2]: the kernel's diagonal, = sum_l B(d, l) lambda_l."""
-    d = check_dim(d)
-    f = as_dsigma(dsigma)
-    return d * normal_expectation(lambda z: f(z) ** 2)
-
-
-def _parity_tails(f: Callable, c2: np.ndarray) -> np.ndarray:
-    """tails[p] = sum_{j >= MAX_TERMS, j = p mod 2} c_j^2 from E[f_p^2], f_p the even/odd part of f.
-
-    Differences below 64 eps E[f^2] are rounding and count as 0.
-    """
-    tails = np.zeros(2)
-    for p, sign in ((0, 1.0), (1, -1.0)):
-        whole = normal_expectation(lambda z, s=sign: ((f(z) + s * f(-z)) / 2) ** 2)
-        tails[p] = whole - c2[p::2].sum()
-    floor = 64 * np.finfo(np.float64).eps * (c2.sum() + tails.sum())
-    return np.where(tails > floor, tails, 0.0)
-
-
-def _abs_moment_bound(M: np.ndarray, k: int) -> float:
-    """E|t|^k <= (E t^{2r})^{k/2r} with 2r = k rounded up to even (Lyapunov)."""
-    k_even = k + (k % 2)
-    return float(M[k_even, 0]) ** (k / k_even)
-
-
-def ntk_eigenvalues(dsigma, d: int, degrees, terms: int = MAX_TERMS,
-                    rtol: float = 1e-6) -> np.ndarray:
-    """Funk–Hecke eigenvalues lambda_l of the infinite-width first-layer NTK on S^{d-1}(sqrt d).
-
-    K(x, x') = (x.x') E_w[sigma'(w.x) sigma'(w.x')], w ~ N(0, I_d/d), equals
-    h(t) = d t sum_j c_j^2 t^j with c_j^2 = mu_j(sigma')^2 / j! and t = x.x'/d (Mehler). So
-    lambda_l = E_t[h Q_l] = d sum_{j<J} c_j^2 E_t[t^{j+1} Q_l], J = `terms`, with the exact moments
-    of `gegenbauer_moments`: all terms are >= 0, so every lambda_l has full relative precision, even
-    ~1e-30. The truncation error is at most d (sum_{j>=J, j = l-1 mod 2} c_j^2) E|t|^{J+1}; with the
-    default J = MAX_TERMS a RuntimeWarning reports it if it exceeds rtol lambda_l (e.g. ReLU, whose
-    c_j^2 ~ j^{-3/2} decay slowly, at d < 10). `dsigma`: callable, Activation or name;
-    `degrees`: int L (meaning 0..L) or a list. NumPy float64. O(J (J + max(degrees))) flops.
-    Spectrum chapter; paper-notes §3.2.
-    """
-    d = check_dim(d)
-    degrees = _degree_list(degrees)
-    J = min(check_positive_int(terms, "terms"), MAX_TERMS)
-    f = as_dsigma(dsigma)
-    c2 = ntk_series_coefficients(f, MAX_TERMS)
-    M = _moments(d, MAX_TERMS + 2, max(degrees))
-    lam = d * (c2[:J] @ M[1 : J + 1, degrees])
-    if J == MAX_TERMS:
-        tails = _parity_tails(f, c2)
-        bound = d * tails[(np.array(degrees) + 1) % 2] * _abs_moment_bound(M, J + 1)
-        if (bound > rtol * np.abs(lam)).any():
-            worst = int(np.argmax(bound / np.maximum(np.abs(lam), 1e-300)))
-            warnings.warn(f"the NTK Mehler series is not converged to rtol = {rtol:g} with "
-                          f"{MAX_TERMS} terms: lambda_{degrees[worst]} = {lam[worst]:.6g} may be "
-                          f"off by up to {bound[worst]:.2e}.", RuntimeWarning, stacklevel=2)
-    return lam
-
-
-def ntk_eigenvalues_leading(dsigma, d: int, degrees) -> np.ndarray:
-    """Leading-order staircase: lambda_0 ~ mu_1(sigma')^2, lambda_l ~ l mu_{l-1}(sigma')^2 d^{1-l}.
-
-    Relative corrections are O(1/d) and grow with l (paper-notes §3.2). NumPy float64.
-    """
-    d = check_dim(d)
-    degrees = _degree_list(degrees)
-    mu = hermite_coefficients(as_dsigma(dsigma), max(max(degrees), 1))
-    return np.array([mu[1] ** 2 if l == 0 else l * mu[l - 1] ** 2 * float(d) ** (1 - l)
-                     for l in degrees])
-
-
-def ntk_degree_mass(dsigma, d: int, degrees, **kwargs) -> np.ndarray:
-    """B(d, l) lambda_l: the part of the trace h(1) carried by the degree-l harmonics.
-
-    At leading order d mu_{l-1}(sigma')^2 / (l-1)!. Keyword arguments go to `ntk_eigenvalues`.
-    """
-    degrees = _degree_list(degrees)
-    lam = ntk_eigenvalues(dsigma, d, degrees, **kwargs)
-    return np.array([harmonic_dimension(d, l) for l in degrees], dtype=np.float64) * lam
-
-
-def self_induced_ridge(dsigma, d: int, L: int, **kwargs) -> float:
-    """gamma(L) = h(1) - sum_{l<=L} B(d, l) lambda_l: the trace of all degrees above L.
-
-    In the empirical Gram K/n the unresolved degrees form a flat bulk near gamma/n, which acts as a
-    ridge (Montanari–Zhong; paper-notes §3.2). Spectrum chapter.
-    """
-    L = check_degree(L, "L")
-    return ntk_trace(dsigma, d) - float(ntk_degree_mass(dsigma, d, range(L + 1), **kwargs).sum())

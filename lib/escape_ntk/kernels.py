@@ -4,19 +4,16 @@ For f(x; W) = sum_r a_r sigma(w_r . x) with the first layer trained, the empiric
 
     K(x, x') = (x . x') sum_r a_r^2 sigma'(w_r . x) sigma'(w_r . x'),   i.e.  K = (X X^T) * (S S^T),
 
-with S = sigma'(X W^T) * |a| (n, m) (paper-notes section 1.2).
+with S = sigma'(X W^T) * |a| (n, m) (Nichani, Bai & Lee 2022, section 2).
 Chapters: NTK spectrum, NTK kernel ridge.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from ._checks import as_tensor, check_cols, check_same_dtype
-from .activations import as_callable
-from .models import check_layers
+from ._checks import as_tensor, check_cols, check_labels, check_layers, check_nonneg, check_same_dtype, check_square
+from .activations import resolve
 
 _BLOCK_ROWS = 256   # row-block height of the triangular Gram product (6-8 blocks at n = 2000)
 
@@ -43,16 +40,17 @@ def gram_from_features(X: torch.Tensor, S: torch.Tensor, scale: float = 1.0) -> 
     return K
 
 
-def ntk_gram(X, W, a, dsigma, Y=None) -> torch.Tensor:
+def ntk_gram(X, W, a, act=None, Y=None, *, dsigma=None) -> torch.Tensor:
     """Empirical NTK Gram K_ij = (x_i . x_j) sum_r a_r^2 sigma'(w_r . x_i) sigma'(w_r . x_j).
 
-    X (n, d), W (m, d), a (m,), dsigma = sigma' (torch callable, Activation or name); with Y (n', d)
+    X (n, d), W (m, d), a (m,), `act` an Activation or name (or ``dsigma=`` sigma' as a torch
+    callable); with Y (n', d)
     the cross Gram K(X, Y) (n, n'). Closed form (X X^T) * (S S^T), S = sigma'(X W^T) |a|:
     O(n^2 m + nmd) flops (half of n^2 m via the triangular product when Y is None), O(nm + n^2)
     memory; never forms the n x md Jacobian. Chapters: NTK spectrum, NTK kernel ridge.
     """
+    ds = resolve(act, 1, dsigma=dsigma)
     X, W, a = check_layers(X, W, a)
-    ds = as_callable(dsigma, 1, "dsigma")
     a_abs = a.abs()
     uniform = bool((a_abs == a_abs[0]).all())       # a_r = +-c: pull c^2 out of the n x m product
     scale = float(a_abs[0]) ** 2 if uniform else 1.0
@@ -78,16 +76,11 @@ def kernel_ridge(K, y, ridge: float, K_test=None) -> torch.Tensor:
     K_test alpha when K_test (n_test, n) is given. O(n^3/3) flops, O(n^2) memory.
     Chapter: NTK kernel ridge.
     """
-    K = as_tensor(K, "K", ndim=2, dtype=torch.float64)
+    K = check_square(K, "K")
     n = K.shape[0]
-    if K.shape[1] != n:
-        raise ValueError(f"K must be a square (n, n) Gram matrix; got shape {tuple(K.shape)}.")
-    y = as_tensor(y, "y", ndim=2 if getattr(y, "ndim", 1) == 2 else 1, dtype=torch.float64)
-    if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} entries but K is {n} x {n}; "
-                         f"pass one label per training input.")
-    if isinstance(ridge, bool) or not (isinstance(ridge, numbers.Real) and ridge >= 0):
-        raise ValueError(f"ridge must be a number >= 0; got ridge = {ridge!r}.")
+    y = check_labels(y, n, "y", torch.float64, matrix=True, what="K is n x n with",
+                     per="training input")
+    ridge = check_nonneg(ridge, "ridge")
     A = K / n
     A.diagonal().add_(ridge)
     L, info = torch.linalg.cholesky_ex(A)

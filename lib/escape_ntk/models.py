@@ -2,14 +2,15 @@
 
 Only the first layer W (m, d) is trained; a_r = +-1/sqrt(m) is fixed. The paired symmetric
 initialization (neuron r + m/2 copies w_{0,r} with the opposite sign of a_r) makes f(x; W0) = 0.
-Around W0, with movement U = W - W0 (paper-notes section 1.2):
+Around W0, with movement U = W - W0 (Nichani, Bai & Lee 2022, section 2):
 
     f_L(x; U) = sum_r a_r sigma'(w_{0,r}.x) (u_r.x)              (NTK / linearized term)
     f_Q(x; U) = 1/2 sum_r a_r sigma''(w_{0,r}.x) (u_r.x)^2       (QuadNTK term)
     f_3(x; U) = 1/6 sum_r a_r sigma'''(w_{0,r}.x) (u_r.x)^3      (third-order term)
 
 Chapter 1 (setup and scales) introduces these; the training and QuadNTK chapters use
-:class:`Taylor`.
+:class:`Taylor`, the one home of f, f_L, f_Q, f_3 and the matrix-free products with the Jacobian
+Phi: every other module (the trainer, the regularizers, the spectra) calls these methods.
 """
 
 from __future__ import annotations
@@ -19,21 +20,20 @@ from functools import cached_property
 
 import torch
 
-from ._checks import as_tensor, check_cols, check_dim, check_same_dtype, check_width
-from .activations import Activation, activation, as_callable
-
-
-def check_layers(X, W, a) -> tuple:
-    """Validate X (n, d), W (m, d), a (m,): finite tensors of one dtype with matching sizes."""
-    X = as_tensor(X, "X", ndim=2)
-    W = as_tensor(W, "W", ndim=2)
-    a = as_tensor(a, "a", ndim=1)
-    if a.shape[0] != W.shape[0]:
-        raise ValueError(f"a has {a.shape[0]} entries but W has m = {W.shape[0]} rows; "
-                         f"pass one output weight per neuron.")
-    check_cols(X, W.shape[1])
-    check_same_dtype(X=X, W=W, a=a)
-    return X, W, a
+from ._checks import (
+    TaylorBase,
+    as_tensor,
+    check_dim,
+    check_dtype,
+    check_generator,
+    check_layers,
+    check_positive_int,
+    check_real,
+    check_same_dtype,
+    check_width,
+)
+from .activations import Activation, activation, resolve
+from .kernels import gram_from_features
 
 
 def init_symmetric(m: int, d: int, generator: torch.Generator | None = None,
@@ -45,6 +45,7 @@ def init_symmetric(m: int, d: int, generator: torch.Generator | None = None,
     then cast, so both dtypes see the same weights. Cost O(md).
     """
     m, d = check_width(m, symmetric=True), check_dim(d)
+    dtype, generator = check_dtype(dtype), check_generator(generator)
     half = torch.randn(m // 2, d, generator=generator, dtype=torch.float64)
     if dist == "gaussian":
         half = half / math.sqrt(d)
@@ -58,19 +59,34 @@ def init_symmetric(m: int, d: int, generator: torch.Generator | None = None,
     return W0, a
 
 
-def network(X, W, a, sigma) -> torch.Tensor:
-    """f(X; W) = sigma(X W^T) a, shape (n,). `sigma`: Activation, name or torch callable.
+def network(X, W, a, act=None, *, sigma=None) -> torch.Tensor:
+    """f(X; W) = sigma(X W^T) a, shape (n,). `act`: Activation or name; or ``sigma=`` a torch callable.
 
     O(nmd) flops, O(nm) memory.
     """
+    s = resolve(act, 0, sigma=sigma)
     X, W, a = check_layers(X, W, a)
-    return as_callable(sigma, 0, "sigma")(X @ W.T) @ a
+    return s(X @ W.T) @ a
+
+
+def small_init(m: int, d: int, generator: torch.Generator | None = None, scale: float = 0.1,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Small random U0 (m, d): u_r ~ N(0, (scale m^{-1/4})^2 / d I), ||u_r|| ~ scale m^{-1/4}.
+
+    The start for "Q" and "LQ" (grad f_Q = 0 at U = 0, a saddle). Drawn in float64, then cast. O(md).
+    """
+    m, d = check_positive_int(m, "width m"), check_dim(d)
+    dtype, generator = check_dtype(dtype), check_generator(generator)
+    scale = check_real(scale, "scale")
+    U = torch.randn(m, d, generator=generator, dtype=torch.float64)
+    return (U * (scale * m ** -0.25 / math.sqrt(d))).to(dtype)
 
 
 def random_signs(m: int, generator: torch.Generator | None = None,
                  dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """s in {-1, +1}^m, i.i.d. fair signs (the Bai-Lee randomization S = diag(s))."""
     m = check_width(m, symmetric=False)
+    dtype, generator = check_dtype(dtype), check_generator(generator)
     return (2 * torch.randint(0, 2, (m,), generator=generator) - 1).to(dtype)
 
 
@@ -109,7 +125,11 @@ def scale_movement(U, scale: str) -> torch.Tensor:
     return U / norm
 
 
-class Taylor:
+#: The trainable models: f_L (NTK), f_Q (QuadNTK), f_L + f_Q, and the full network.
+MODELS = ("L", "Q", "LQ", "net")
+
+
+class Taylor(TaylorBase):
     """Taylor expansion of f(.; W0 + U) around W0 at fixed inputs X (a training or test set).
 
     Precomputes Z0 = X W0^T and S_k = a * sigma^{(k)}(Z0) (n, m) for k = 1, 2 (k = 3 lazily), so
@@ -157,17 +177,51 @@ class Taylor:
         return self.act.sigma(self.Z0) @ self.a
 
     def f(self, U) -> torch.Tensor:
-        """The full network f(X; W0 + U), (n,). O(nmd)."""
-        return network(self.X, self.W0 + self.check_movement(U), self.a, self.act)
+        """The full network f(X; W0 + U) = sigma(Z0 + X U^T) a, (n,). O(nmd)."""
+        return self._f(self.check_movement(U))
 
     def f_L(self, U) -> torch.Tensor:
         """NTK term rowsum(S1 * (X U^T)) = rowsum(X * (S1 U)), (n,). O(nmd) flops, O(nd) memory."""
-        return self.phi_matvec(U)
+        return self._f_L(self.check_movement(U))
 
     def f_Q(self, U) -> torch.Tensor:
         """QuadNTK term 1/2 rowsum(S2 * (X U^T)^2), (n,). O(nmd) flops, O(nm) memory."""
-        Z = self.X @ self.check_movement(U).T
+        return self._f_Q(self.X @ self.check_movement(U).T)
+
+    # Unchecked kernels of the terms (U already validated, in the model's dtype); one home each.
+    def _f(self, U: torch.Tensor) -> torch.Tensor:
+        return self.act.sigma(torch.addmm(self.Z0, self.X, U.T)) @ self.a
+
+    def _f_L(self, U: torch.Tensor) -> torch.Tensor:
+        return (self.X * (self.S1 @ U)).sum(dim=1)
+
+    def _f_Q(self, Z: torch.Tensor) -> torch.Tensor:
+        """f_Q from Z = X U^T (n, m)."""
         return 0.5 * (self.S2 * Z * Z).sum(dim=1)
+
+    def _linear_energy(self, Z: torch.Tensor) -> torch.Tensor:
+        """sum_r (S1 Z)^2 per row, (n,): E_S f_L(SU)^2 under sign flips, from Z = X U^T."""
+        return (self.S1 * Z).square().sum(dim=1)
+
+    def _rmatvec(self, r: torch.Tensor) -> torch.Tensor:
+        """Phi^T r (m, d) for a checked r (n,) in the model's dtype."""
+        return self.S1.T @ (r[:, None] * self.X)
+
+    def predict(self, U, model: str = "LQ") -> torch.Tensor:
+        """Predictions (n,) of `model`: "L" f_L, "Q" f_Q, "LQ" f_L + f_Q, "net" the network f.
+
+        U (m, d) is cast to the model's dtype. O(nmd) flops, O(nm) memory ("L": O(nd)).
+        """
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; choose one of {MODELS} "
+                             f"(f_L, f_Q, f_L + f_Q, the full network).")
+        U = self.check_movement(U, cast=True)
+        if model == "net":
+            return self._f(U)
+        if model == "L":
+            return self._f_L(U)
+        fQ = self._f_Q(self.X @ U.T)
+        return fQ if model == "Q" else self._f_L(U) + fQ
 
     def f_3(self, U) -> torch.Tensor:
         """Third-order term 1/6 rowsum(S3 * (X U^T)^3), (n,). O(nmd) flops, O(nm) memory."""
@@ -181,7 +235,7 @@ class Taylor:
         """
         U = self.check_movement(U, batch=True)
         if U.ndim == 2:
-            return (self.X * (self.S1 @ U)).sum(dim=1)
+            return self._f_L(U)
         k = U.shape[0]
         SU = self.S1 @ U.permute(1, 0, 2).reshape(self.m, k * self.d)     # (n, k d)
         return (SU.view(self.n, k, self.d) * self.X[:, None, :]).sum(dim=2)
@@ -197,12 +251,11 @@ class Taylor:
                              f"inputs; pass one residual per input.")
         check_same_dtype(r=r, X=self.X)
         if r.ndim == 1:
-            return self.S1.T @ (r[:, None] * self.X)
+            return self._rmatvec(r)
         k = r.shape[1]
         RX = (r[:, :, None] * self.X[:, None, :]).reshape(self.n, k * self.d)
         return (self.S1.T @ RX).view(self.m, k, self.d).permute(1, 0, 2)
 
     def gram(self) -> torch.Tensor:
         """Empirical NTK Gram at X, (n, n): (X X^T) * (S1 S1^T), as kernels.ntk_gram. O(n^2 m)."""
-        from .kernels import gram_from_features
         return gram_from_features(self.X, self.S1)

@@ -2,12 +2,12 @@
 
 `set_style()` is called once per chapter (in its import cell); every figure then shares fonts, sizes and colours.
 Figures are returned (not shown) so chapters can add to them; Jupyter Book embeds them as 2x PNG.
+matplotlib is imported on first use (``set_style`` or ``subplots``), so ``import escape_ntk``
+stays fast for code that never plots.
 """
 
 from __future__ import annotations
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
 #: One colour per degree l = 0, 1, 2, ... and per model, used consistently across chapters.
@@ -24,6 +24,8 @@ def set_style() -> None:
     In a notebook, figures are embedded as 2x ("retina") PNG: drawn at 220 dpi and shown at the size of 110 dpi, so
     they stay sharp on high-DPI screens and when zoomed. Files saved with savefig get 220 dpi.
     """
+    import matplotlib as mpl  # lazy: matplotlib costs ~0.2 s to import
+
     _inline_retina()
     mpl.rcParams.update({
         "figure.figsize": (6.4, 3.8), "figure.dpi": 110, "savefig.dpi": 220, "figure.autolayout": False,
@@ -51,6 +53,8 @@ def degree_color(l: int) -> str:
 
 def subplots(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float = 3.8, **kw):
     """plt.subplots with the house size; `width`/`height` are the whole figure's, in inches."""
+    import matplotlib.pyplot as plt  # lazy: pyplot costs ~0.2 s to import
+
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 

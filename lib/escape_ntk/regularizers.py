@@ -1,13 +1,14 @@
 """Regularizers for the movement U: the good-direction penalty R_1, ||U||_{2,4}^8, sign flips.
 
-R_1 (paper-notes section 3.3, the authors' experiment) penalizes the part of the linear term's
+R_1 (Nichani, Bai & Lee 2022, and the authors' experiment code, github.com/eshnich/escape_NTK)
+penalizes the part of the linear term's
 training predictions that the top-n_k eigenvectors U_k of the training NTK Gram K = J J^T do not
 explain:
 
     R_1(U) = (1/n) ||(I - U_k U_k^T) f_L(X; U)||^2  =  (1/n) ||J (I - V_k V_k^T) vec(U)||^2,
 
 an identity because J V_k V_k^T = U_k U_k^T J; only n x n objects are needed. Chapters: good
-directions, the combined NTK + QuadNTK experiment (settings A/B of paper-notes section 10),
+directions, the combined NTK + QuadNTK experiment (settings A and B of ``experiments``),
 QuadNTK (sign flips).
 """
 
@@ -15,18 +16,18 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_tensor, check_degree, check_dim, check_positive_int
-from .harmonics import harmonic_dimension
+from ._checks import (
+    as_tensor,
+    check_degree,
+    check_generator,
+    check_labels,
+    check_positive_int,
+    check_square,
+    check_taylor,
+)
 from .models import Taylor, norm_24
 
-
-def n_k(d: int, k: int) -> int:
-    """n_k = sum_{l <= k} B(d, l), the number of degree-<= k spherical harmonics; n_k(d, 1) = 1 + d.
-
-    The size of the NTK's top (degree-<= k) eigenspace that R_1 leaves free; n_k(20, 2) = 230.
-    """
-    d, k = check_dim(d), check_degree(k, "k")
-    return sum(harmonic_dimension(d, l) for l in range(k + 1))
+_ORTHO_TOL = 1e-8   # max |U_k^T U_k - I| accepted as orthonormal (float64)
 
 
 class R1Penalty:
@@ -38,51 +39,60 @@ class R1Penalty:
     cost O(n n_k); the trainer chains ``grad_fL`` through Phi^T with the residual (no extra GEMM).
     """
 
-    def __init__(self, U_k: torch.Tensor, evals: torch.Tensor | None = None):
-        self._U_k = U_k
+    def __init__(self, U_k, evals: torch.Tensor | None = None):
+        """U_k (n, n_k) with orthonormal columns (checked: max |U_k^T U_k - I| <= 1e-8), float64."""
+        U_k = as_tensor(U_k, "U_k", ndim=2, dtype=torch.float64, allow_empty=True)
+        n, k = U_k.shape
+        if n == 0:
+            raise ValueError("U_k has no rows; the penalty needs n >= 1 training inputs.")
+        if k > n:
+            raise ValueError(f"U_k has n_k = {k} columns but only n = {n} rows; a basis of R^n has "
+                             f"at most n vectors.")
+        err = float((U_k.T @ U_k - torch.eye(k, dtype=torch.float64)).abs().max()) if k else 0.0
+        if err > _ORTHO_TOL:
+            raise ValueError(f"U_k's columns are not orthonormal (max |U_k^T U_k - I| = "
+                             f"{err:.3g}); orthonormalize first, e.g. torch.linalg.qr(U_k).Q.")
+        if evals is not None:
+            evals = as_tensor(evals, "evals", ndim=1, dtype=torch.float64)
+            if evals.shape[0] != n:
+                raise ValueError(f"evals has {evals.shape[0]} entries but U_k has n = {n} rows; "
+                                 f"pass all n eigenvalues of K.")
+        self._U_k = U_k.contiguous()
         self._evals = evals
-        self._cast = {torch.float64: U_k}
+        self._cast = {torch.float64: self._U_k}
 
     @classmethod
     def spectral(cls, K, n_k: int) -> R1Penalty:
         """U_k = the top-n_k eigenvectors of the training NTK Gram K (n, n), by a float64 eigh.
 
-        O(n^3) flops, O(n^2) memory (computed once). Keeps all eigenvalues of K (descending) in
+        O(n^3) flops, O(n^2) memory (computed once, on one thread so that the basis is bitwise the
+        same whatever torch's thread count). Keeps all eigenvalues of K (descending) in
         ``evals``, which the trainer's stability check uses: lr (1 + lam) lambda_{n_k+1}(K/n) < 1.
         """
-        K = as_tensor(K, "K", ndim=2, dtype=torch.float64)
+        K = check_square(K, "K")
         n = K.shape[0]
-        if K.shape[1] != n:
-            raise ValueError(f"K must be a square (n, n) Gram matrix; got shape {tuple(K.shape)}.")
-        asym = float((K - K.T).abs().max())
-        if asym > 1e-8 * max(float(K.abs().max()), 1e-300):
-            raise ValueError(f"K is not symmetric (max |K - K^T| = {asym:.3g}); pass the NTK Gram "
-                             f"K = J J^T, e.g. taylor.gram().")
         n_k = _check_nk(n_k, n)
-        evals, evecs = torch.linalg.eigh(K)
+        threads = torch.get_num_threads()
+        try:                 # LAPACK's eigenvectors depend on the thread count: use one, always
+            torch.set_num_threads(1)
+            evals, evecs = torch.linalg.eigh(K)
+        finally:
+            torch.set_num_threads(threads)
         return cls(evecs.flip(1)[:, :n_k].contiguous(), evals.flip(0))
 
     @classmethod
     def from_basis(cls, U_k) -> R1Penalty:
         """Penalize everything outside span(U_k); U_k (n, n_k) must have orthonormal columns."""
-        U_k = as_tensor(U_k, "U_k", ndim=2, dtype=torch.float64)
-        n, k = U_k.shape
-        if k > n:
-            raise ValueError(f"U_k has n_k = {k} columns but only n = {n} rows; a basis of R^n has "
-                             f"at most n vectors.")
-        err = float((U_k.T @ U_k - torch.eye(k, dtype=torch.float64)).abs().max()) if k else 0.0
-        if err > 1e-8:
-            raise ValueError(f"U_k's columns are not orthonormal (max |U_k^T U_k - I| = "
-                             f"{err:.3g}); orthonormalize first, e.g. torch.linalg.qr(U_k).Q.")
-        return cls(U_k.contiguous())
+        return cls(U_k)
 
     @classmethod
     def random(cls, n: int, n_k: int, generator: torch.Generator | None = None) -> R1Penalty:
         """A uniformly random n_k-dim subspace of R^n (QR of an n x n_k Gaussian), float64."""
         n = check_positive_int(n, "n")
         n_k = _check_nk(n_k, n)
+        generator = check_generator(generator)
         G = torch.randn(n, n_k, generator=generator, dtype=torch.float64)
-        return cls(torch.linalg.qr(G).Q.contiguous())
+        return cls(torch.linalg.qr(G).Q)
 
     @property
     def U_k(self) -> torch.Tensor:
@@ -160,17 +170,11 @@ def sign_flip_expected_loss(taylor: Taylor, U, y) -> torch.Tensor:
         E_S (1/n) ||f_L(SU) + f_Q(U) - y||^2 = (1/n) sum_i [(f_Q(x_i; U) - y_i)^2
                                                + sum_r a_r^2 sigma'(w_{0,r}.x_i)^2 (u_r.x_i)^2]
 
-    (cross terms vanish since E s_r = 0; f_Q(SU) = f_Q(U)). Paper-notes section 4.1. Returns a 0-d
-    tensor (differentiable in U). O(nmd) flops, O(nm) memory. Chapter: QuadNTK.
+    (cross terms vanish since E s_r = 0; f_Q(SU) = f_Q(U); Bai & Lee 2020). Returns a 0-d tensor
+    (differentiable in U). O(nmd) flops, O(nm) memory. Chapter: QuadNTK.
     """
-    if not isinstance(taylor, Taylor):
-        raise TypeError(f"taylor must be an escape_ntk.Taylor; got {type(taylor).__name__}.")
-    y = as_tensor(y, "y", ndim=1, dtype=taylor.X.dtype)
-    if y.shape[0] != taylor.n:
-        raise ValueError(f"y has {y.shape[0]} entries but the Taylor model has n = {taylor.n} "
-                         f"inputs; pass one label per input.")
+    check_taylor(taylor)
+    y = check_labels(y, taylor.n, "y", taylor.X.dtype, what="the Taylor model has")
     U = taylor.check_movement(U, cast=True)
     Z = taylor.X @ U.T
-    fQ = 0.5 * (taylor.S2 * Z * Z).sum(dim=1)
-    linear_var = (taylor.S1 * Z).square().sum(dim=1)
-    return ((fQ - y).square() + linear_var).mean()
+    return ((taylor._f_Q(Z) - y).square() + taylor._linear_energy(Z)).mean()

@@ -2,8 +2,9 @@
 
 Hermite calculus under z ~ N(0, 1) (orthogonality, Stein's shift, Mehler's formula), the dimension
 B(d, l) of spherical harmonics, harmonicity via the Laplacian, and moments of the uniform
-distribution on S^{d-1} (paper-notes §7.1–7.2). Functions that state an identity return both sides
-as a pair (lhs, rhs) of sympy expressions. Module symbols: z, t (correlation), d (dimension), l.
+distribution on S^{d-1} (standard facts; the book's Sources appendix gives references). Functions
+that state an identity return both sides as a pair (lhs, rhs) of sympy expressions. Module symbols:
+z, t (correlation), d (dimension), l.
 """
 
 from __future__ import annotations

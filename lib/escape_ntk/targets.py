@@ -4,7 +4,7 @@ Sphere targets (x uniform on S^{d-1}(sqrt d)) are pure spherical harmonics; Gaus
 (x ~ N(0, I_d)) are pure Hermite components. Every pure target has unit L^2 norm under its input
 distribution, so a mixture f* = sum_i w_i g_i of pure targets of different degrees (or orthogonal
 harmonics of one degree) has norm sqrt(sum_i w_i^2): e.g. setting A, (beta.x + g_2(beta.x))/sqrt 2,
-and setting B, (x^T A x + g_3(beta.x))/sqrt 2 (paper-notes §2, §10). `captured` measures how much of
+and setting B, (x^T A x + g_3(beta.x))/sqrt 2 (the targets of Nichani, Bai & Lee 2022). `captured` measures how much of
 each component a predictor has learned. NTK-regression, QuadNTK and good-direction chapters.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._checks import as_tensor, check_cols, check_degree, check_dim
+from ._checks import as_tensor, check_cols, check_degree, check_dim, check_generator
 from .data import sample_inputs
 from .harmonics import gegenbauer, harmonic_dimension, hermite_normalized
 
@@ -75,7 +75,7 @@ def _project(X: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
 
 def random_direction(d: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """A unit vector beta uniform on S^{d-1} (float64, shape (d,))."""
-    d = check_dim(d)
+    d, generator = check_dim(d), check_generator(generator)
     g = torch.randn(d, generator=generator, dtype=torch.float64)
     return g / g.norm()
 
@@ -93,7 +93,7 @@ def dense_quadratic(d: int, generator: torch.Generator | None = None,
 
     E[(x^T A x)^2] = 2 d ||A||_F^2 / (d + 2) on S^{d-1}(sqrt d) and 2 ||A||_F^2 under N(0, I).
     """
-    d, dist = check_dim(d), _check_dist(dist)
+    d, dist, generator = check_dim(d), _check_dist(dist), check_generator(generator)
     G = torch.randn(d, d, generator=generator, dtype=torch.float64)
     A = G + G.T
     A -= torch.eye(d, dtype=torch.float64) * (A.trace() / d)
@@ -130,7 +130,7 @@ def gegenbauer_index(beta, p: int) -> Target:
     d = beta.shape[0]
     scale, root_d = math.sqrt(harmonic_dimension(d, p)), math.sqrt(d)
     return Target(f"gegenbauer{p}", d, p, 1.0, "sphere",
-                  lambda X: scale * gegenbauer(p, d, _project(X, beta) / root_d),
+                  lambda X: scale * gegenbauer(d, p, _project(X, beta) / root_d),
                   params={"beta": beta})
 
 
@@ -211,7 +211,7 @@ def captured(yhat, X, target: Target) -> dict[str, float]:
 def relative_mse(yhat, y, target: Target | None = None) -> float:
     """mean((yhat - y)^2) / Var f*, Var f* = target.norm^2 if a target is given, else mean(y^2).
 
-    1 means no better than predicting 0: the primary test metric (paper-notes §10).
+    1 means no better than predicting 0: the primary test metric of the book's experiments.
     """
     y = as_tensor(y, "y", ndim=1)
     yhat = _vector(yhat, "yhat", y.shape[0]).to(y.dtype)
