@@ -12,12 +12,15 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HTML   := _build/html
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean \
+        sweeps sweep-check
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
 	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
+	@echo "make sweeps - compute the missing records of every declared sweep (results/NAME/)"
+	@echo "make sweep-check - recompute a random sample of every stored sweep and compare"
 	@echo "make notebooks | bench | clean"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -65,6 +68,16 @@ test: setup
 bench: setup
 	$(PY) -m escape_ntk.bench --json _build/bench.json
 
+# Stored experiment sweeps (python -m escape_ntk; README "Experiment sweeps"). Only missing records are
+# computed; SWEEP_ARGS passes options, e.g. make sweeps SWEEP_ARGS="--executor dask --workers 8".
+SWEEP_ARGS ?= --executor process
+sweeps: setup
+	for s in $$($(PY) -c 'import escape_ntk as en; print(*en.sweeps.registry())'); do \
+	  $(PY) -m escape_ntk sweep $$s $(SWEEP_ARGS); done
+
+sweep-check: setup
+	$(PY) -m escape_ntk check --sample 3
+
 lab: setup
 	$(PY) -m pip install --quiet jupyterlab
 	@echo "In JupyterLab, right-click a chapter in chapters/ -> Open With -> Jupytext Notebook."
@@ -79,7 +92,8 @@ notebooks: setup
 lock:
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
 	_build/lockenv/bin/pip install --quiet torch==2.13.0 jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
-	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff
+	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff \
+	  pandas dask distributed
 	{ head -2 requirements.txt; _build/lockenv/bin/pip freeze | sed 's/+cpu//'; } > requirements.tmp && mv requirements.tmp requirements.txt
 
 clean:
