@@ -443,15 +443,24 @@ def execute(task: Callable, params: Mapping, device: str, dtype: str,
                            "versions": package_versions()}}
 
 
-def _init_worker(threads: int | None) -> None:
-    """Process-pool initializer: leave Ctrl-C to the parent, set the torch thread count."""
+def _init_worker(threads: int | None, parent: int) -> None:
+    """Process-pool initializer: leave Ctrl-C to the parent, set the torch thread count, and exit
+    as soon as the parent is gone (killed with SIGKILL, it cannot stop its pool)."""
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _run_local(calls, **_) -> Iterator:
@@ -466,13 +475,10 @@ def _run_process(calls, workers: int, threads, **_) -> Iterator:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # forkserver: workers fork from a clean server process that imported the library once (a
-    # plain fork of this process could inherit busy OpenMP pools; spawn re-imports torch per worker)
-    ctx = mp.get_context("forkserver")
-    modules = sorted({"escape_ntk.pipeline"} | {args[0].__module__ for _, args in calls})
-    ctx.set_forkserver_preload([m for m in modules if m != "__main__"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                               initializer=_init_worker, initargs=(threads,))
+    # spawn: fresh interpreters that are children of this process (a fork could inherit busy
+    # OpenMP pools; a forkserver outlives a SIGKILL of this process)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads, os.getpid()))
     clean = False
     try:
         futures = {pool.submit(execute, *args): t for t, args in calls}
@@ -501,8 +507,10 @@ def _run_dask(calls, workers: int, threads, scheduler: str | None = None, **_) -
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
+        import logging
+
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     futures = {}
     try:
