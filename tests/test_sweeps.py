@@ -190,6 +190,14 @@ def test_live_check_catches_a_changed_result(tiny):
     results.check(TINY, k=6, root=tiny, where={"n": [16, 32]})     # the others still agree
 
 
+def test_recompute_one_task_with_overrides(tiny):
+    row = results.load(TINY, root=tiny).iloc[0]
+    live = results.recompute(TINY, row)
+    assert live["best_test"] == row["best_test"] and live["test"] == row["test"]
+    other = results.recompute(TINY, row, ridges=[1e-3])        # a changed constant: one ridge
+    assert other["test"] == [row["test"][0]]
+
+
 def test_provenance_summary(tiny):
     p = results.provenance(TINY, root=tiny)
     walls = [json.loads(f.read_text())["provenance"]["wall_s"] for f in _files(tiny, TINY)]

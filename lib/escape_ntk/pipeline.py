@@ -530,6 +530,16 @@ def _run_dask(calls, workers: int, threads, scheduler: str | None = None, **_) -
             cluster.close()
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 _RUNNERS = {"local": _run_local, "process": _run_process, "dask": _run_dask}
 
 
@@ -577,7 +587,9 @@ def run(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
     state = scan(sweep, root, tasks)
     folder = sweep_dir(sweep.name, root)
     for tmp in state.temp:  # left by a kill between write and rename; the record was not made
-        tmp.unlink(missing_ok=True)
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not (pid.isdigit() and _running(int(pid))):
+            tmp.unlink(missing_ok=True)
     for _, err in state.invalid:
         log(f"recomputing an invalid record: {err}")
     todo = state.missing + [t for t, _ in state.invalid] + (state.stale if rerun_stale else [])

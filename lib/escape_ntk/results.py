@@ -159,6 +159,25 @@ def check(name, k: int = 3, *, seed: int = 0, where: Mapping | Callable | None =
     return pd.DataFrame(rows, columns=["task", "metric", "stored", "live", "ok"])
 
 
+def recompute(name, params: Mapping, *, device: str = "cpu", **overrides) -> dict:
+    """Run one task of sweep ``name`` live and return its metrics (plain JSON values).
+
+    ``params``: the task's parameters (a record's ``params`` or a row of :func:`load`; the
+    sweep's fixed values fill in the rest); ``overrides`` change some of them, e.g. fewer
+    ``steps`` to compare a prefix of a stored training series. Cost: one task.
+    """
+    sweep = _sweep(name)
+    keys = [k for t in sweep.tasks for k in t]
+    task = {k: _native(v) for k, v in dict(params).items() if k in keys}
+    full = {**sweep.params(task), **overrides}
+    return pl.execute(sweep.task, full, device, sweep.dtype, None)["metrics"]
+
+
+def _native(v):
+    """A DataFrame cell (NumPy scalar) as a plain Python value."""
+    return v.item() if hasattr(v, "item") else v
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a stored sweep came from: for the provenance note of a chapter.
