@@ -110,16 +110,16 @@ def test_executors_give_identical_records(tmp_path, monkeypatch):
     monkeypatch.setenv(PID_DIR_ENV, str(tmp_path / "pids"))
     (tmp_path / "pids").mkdir()
     recs = {}
-    for ex, workers in (("local", 1), ("process", 2), ("dask", 1)):
-        out = pl.run(TINY, executor=ex, workers=workers, threads=1, root=tmp_path / ex,
-                     progress=False, log=lambda m: None)
+    for ex in ("local", "process", "dask"):     # the LocalCluster in threads: no torch import
+        out = pl.run(TINY, executor=ex, workers=2, threads=1, root=tmp_path / ex,
+                     progress=False, log=lambda m: None, cluster={"processes": False})
         assert len(out.written) == 6 and not out.failed, (ex, out.failed)
         recs[ex] = [json.loads(p.read_text()) for p in _files(tmp_path / ex, TINY)]
         assert {r["provenance"]["executor"] for r in recs[ex]} == {ex}
     assert [_core(r) for r in recs["process"]] == [_core(r) for r in recs["local"]]
     assert [_core(r) for r in recs["dask"]] == [_core(r) for r in recs["local"]]
     pids = {int(p.name) for p in (tmp_path / "pids").iterdir()}
-    assert os.getpid() in pids and len(pids) >= 3      # the pool and the cluster ran elsewhere
+    assert os.getpid() in pids and len(pids) >= 2      # the process pool ran elsewhere
 
 
 def test_failed_task_does_not_stop_the_sweep(tmp_path):
