@@ -7,12 +7,13 @@ test-only tasks: one that records which process ran it, one that fails on purpos
 import os
 from pathlib import Path
 
-from escape_ntk.pipeline import Sweep, grid
+from escape_ntk.pipeline import Sweep, grid, task_version
 from escape_ntk.sweeps import ntk_regression
 
 PID_DIR_ENV = "SWEEP_FIXTURE_PID_DIR"
 
 
+@task_version("1")
 def tiny_task(**kw):
     """ntk_regression, and (if $SWEEP_FIXTURE_PID_DIR is set) a file named after this process."""
     where = os.environ.get(PID_DIR_ENV)
@@ -31,11 +32,10 @@ def flaky_task(*, x, device, dtype):
 _SMALL = {"m": 64, "ridges": [1e-3, 1e-1], "n_test": 100, "act": "softplus_shift"}
 
 #: 6 tasks of a few ms each.
-TINY = Sweep("test-tiny", tiny_task, grid(d=[6], n=[16, 32, 64], seed=[0, 1]), version="1",
-             fixed=_SMALL, rtol=1e-9, atol=1e-12)
+TINY = Sweep("test-tiny", tiny_task, grid(d=[6], n=[16, 32, 64], seed=[0, 1]), fixed=_SMALL, rtol=1e-9, atol=1e-12)
 
 #: 16 tasks of about 0.1-0.3 s each on one core: long enough to be interrupted mid-run.
-SLOW = Sweep("test-slow", ntk_regression, grid(seed=range(16)), version="1",
+SLOW = Sweep("test-slow", ntk_regression, grid(seed=range(16)),
              fixed={"d": 10, "n": 600, "m": 1000, "ridges": [1e-4, 1e-2, 1.0], "n_test": 1000,
                     "act": "softplus_shift"})
 

@@ -77,6 +77,10 @@ def test_bad_declarations():
         pl.Sweep(**{**ok, "task": lambda **kw: {}})
     with pytest.raises(pl.SweepError, match="no sweep named"):
         en.sweeps.get("no-such-sweep")
+    with pytest.raises(ValueError, match="declares no code version"):
+        pl.Sweep(**{**ok, "version": None})
+    # the code version belongs to the task: every sweep of it follows
+    assert SLOW.version == TINY.version == en.sweeps.ntk_regression.code_version == "1"
 
 
 # ----------------------------------------------------------------------------- records

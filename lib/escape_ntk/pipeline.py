@@ -51,13 +51,14 @@ from .records import (
     scan,
     sweep_dir,
     task_id,
+    task_version,
     write_record,
 )
 
 __all__ = ["DEVICES", "EXECUTORS", "RESULTS_ENV", "DeviceError", "Outcome", "RecordError", "Scan",
            "Sweep", "SweepError", "check_device", "digest", "execute", "grid", "package_versions",
            "parse_only", "read_record", "repo_root", "results_root", "run", "scan",
-           "source_state", "status_text", "sweep_dir", "task_id", "write_record"]
+           "source_state", "status_text", "sweep_dir", "task_id", "task_version", "write_record"]
 
 
 # ----------------------------------------------------------------------------- provenance

@@ -93,23 +93,39 @@ def task_id(params: Mapping) -> str:
     return tid
 
 
+def task_version(version: str):
+    """Decorator: the code version of a task function, stored in its records.
+
+    Bump it whenever the function's numbers would change (a fix, a new default, a new draw
+    order); records of another version are stale: ``status`` counts them and the loader refuses
+    them until ``sweep --rerun-stale`` recomputes them.
+    """
+    def mark(fn):
+        fn.code_version = str(version)
+        return fn
+
+    return mark
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A named list of independent tasks: ``task(**tasks[i], **fixed, device=, dtype=) -> dict``.
 
     name: folder under results/ (letters, digits, '.', '+', '-'); task: a module-level function
     (workers import it by name); tasks: one dict of parameters per task (they name the record, so
-    keep them short: numbers and short strings); version: the task's code version, bump it when
-    its numbers would change; fixed: constants passed to every task and stored in every record;
-    dtype: the torch dtype name passed to the task; rtol, atol: tolerance of the live recompute
-    (:func:`escape_ntk.results.check`); cost: relative cost of one task (params -> float), for the
-    time-left estimate and to run the biggest tasks first; description: one line for ``list``.
+    keep them short: numbers and short strings); version: the code version of the records,
+    by default the task's own (declared with ``@task_version("1")``; bump it when the task's
+    numbers would change: every sweep of that task goes stale); fixed: constants passed to every
+    task and stored in every record; dtype: the torch dtype name passed to the task; rtol, atol:
+    tolerance of the live recompute (:func:`escape_ntk.results.check`); cost: relative cost of one
+    task (params -> float), for the time-left estimate, the progress bar and to run the biggest
+    tasks first; description: one line for ``list``.
     """
 
     name: str
     task: Callable[..., Mapping]
     tasks: tuple
-    version: str
+    version: str | None = None
     fixed: Mapping = field(default_factory=dict)
     dtype: str = "float64"
     rtol: float = 1e-9
@@ -120,6 +136,12 @@ class Sweep:
     def __post_init__(self):
         if not _NAME.match(self.name):
             raise ValueError(f"sweep name {self.name!r}: use letters, digits, '.', '+' and '-'.")
+        version = self.version or getattr(self.task, "code_version", None)
+        if not version:
+            raise ValueError(f"sweep {self.name!r}: its task {getattr(self.task, '__name__', '?')} "
+                             f"declares no code version; decorate it with @task_version(\"1\") "
+                             f"or pass Sweep(version=...).")
+        object.__setattr__(self, "version", str(version))
         tasks = tuple(_plain(dict(t), f"sweep {self.name!r} task") for t in self.tasks)
         if not tasks:
             raise ValueError(f"sweep {self.name!r} has no tasks; declare at least one.")

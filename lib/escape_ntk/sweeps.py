@@ -3,10 +3,11 @@
 A task is a module-level function ``task(*, <params>, device, dtype) -> dict`` that is a pure
 function of its parameters and seed: it draws everything from ``torch.Generator().manual_seed``,
 on the CPU (so every device sees the same problem), moves the heavy arrays to ``device``, and
-returns plain metrics and short series (lists). Declare it with :class:`Sweep`: the grid of task
-parameters, the constants in ``fixed`` (thresholds, ridge grids, test-set sizes: they are stored in
-every record and changing one makes the old records stale), a code ``version`` (bump it when
-the numbers would change), the float tolerance of the live recompute and a relative cost.
+returns plain metrics and short series (lists). Its code version is declared with
+``@task_version("1")``: bump it when the numbers would change, and every record of it goes stale.
+Declare a sweep with :class:`Sweep`: the grid of task parameters, the constants in ``fixed``
+(thresholds, ridge grids, test-set sizes: they are stored in every record and changing one makes
+the old records stale), the float tolerance of the live recompute and a relative cost.
 
 To add a sweep: write the task here, add its :class:`Sweep` to ``SWEEPS``, run
 ``python -m escape_ntk sweep NAME`` and commit ``results/NAME/``.
@@ -24,9 +25,10 @@ from . import targets as tg
 from .data import sample_sphere
 from .kernels import kernel_ridge, ntk_gram
 from .models import init_symmetric
-from .pipeline import Sweep, SweepError, grid
+from .pipeline import Sweep, SweepError, grid, task_version
 
 
+@task_version("1")
 def ntk_regression(*, d: int, n: int, m: int, seed: int, ridges, n_test: int, act: str,
                    device: torch.device, dtype: torch.dtype) -> dict:
     """Kernel ridge regression with the empirical NTK of a width-m paired init on the setting-A
@@ -81,7 +83,6 @@ NTK_REGRESSION = Sweep(
     tasks=grid(d=[10, 20, 40], n=[32, 64, 128, 256, 512, 1024, 2048], seed=[0, 1, 2]),
     fixed={"m": 1000, "ridges": [1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "n_test": 1000,
            "act": "softplus_shift"},
-    version="1",
     dtype="float64",
     rtol=1e-8,
     atol=1e-10,
