@@ -117,6 +117,9 @@ def main(argv=None) -> int:
     except pl.SweepError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `... status NAME | head`
+        sys.stderr.close()
+        return 0
     except AssertionError as err:  # results.CheckError
         print(f"check failed: {err}", file=sys.stderr)
         return 1
