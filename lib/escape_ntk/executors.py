@@ -14,6 +14,7 @@ import datetime as _dt
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 
 from .records import DeviceError, SweepError, _plain, task_id
@@ -158,9 +159,11 @@ def _run_dask(calls, workers: int, threads, scheduler: str | None = None,
         cluster = LocalCluster(**options)
         client = Client(cluster)
     futures = {}
+    run_id = uuid.uuid4().hex[:8]  # keys stay unique on a scheduler shared by several sweeps
     try:
         for t, args in calls:
-            fut = client.submit(execute, *args, pure=False, key=f"{args[0].__name__}-{task_id(t)}")
+            fut = client.submit(execute, *args, pure=False,
+                                key=f"{args[0].__name__}-{task_id(t)}-{run_id}")
             futures[fut] = t
         for fut in as_completed(futures):
             if fut.status == "error":
