@@ -12,16 +12,18 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HTML   := _build/html
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean \
-        sweeps sweep-check
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks student instructor \
+        lock clean sweeps sweep-check
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
 	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
+	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
+	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
+	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
 	@echo "make sweeps - compute the missing records of every declared sweep (results/NAME/)"
 	@echo "make sweep-check - recompute a random sample of every stored sweep and compare"
-	@echo "make notebooks | bench | clean"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,15 +81,34 @@ sweeps: setup
 sweep-check: setup
 	$(PY) -m escape_ntk check --sample 3
 
-lab: setup
-	$(PY) -m pip install --quiet jupyterlab
-	@echo "In JupyterLab, right-click a chapter in chapters/ -> Open With -> Jupytext Notebook."
-	$(BIN)/jupyter lab
+# JupyterLab with the pins of requirements-lab.txt (kept out of the book's lock), opening Markdown files as
+# notebooks (jupytext) rendered by jupyterlab-myst. Flags pass through: make lab ARGS="--port 9999 --no-browser".
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-lab.txt -c requirements.txt
+	$(PY) -m pip check
+	@touch $(LAB_STAMP)
+
+lab: setup $(LAB_STAMP)
+	@mkdir -p $(LAB_SETTINGS)
+	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	  '  {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)/overrides.json
+	@echo "Chapters (chapters/*.md) open as notebooks; outputs go to the paired _build/notebooks/ (jupytext.toml)."
+	$(BIN)/jupyter lab $$(test "$$(id -u)" = 0 && echo --allow-root) $(ARGS)
+
+# Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
-	@mkdir -p _build/notebooks
-	for f in chapters/*.md; do $(BIN)/jupytext --quiet --to ipynb -o _build/notebooks/$$(basename $${f%.md}).ipynb $$f; done
-	@echo "Notebooks written to _build/notebooks/"
+	$(PY) tools/course_notebooks.py copies
+
+# Course notebooks from the same sources, in plain Markdown (VS Code, Colab, plain Jupyter): students get no
+# solutions (removed {solution} blocks and `solution` cells, `exercise` cells as stubs); instructors get everything.
+student: setup
+	$(PY) tools/course_notebooks.py student
+
+instructor: setup
+	$(PY) tools/course_notebooks.py instructor
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs.
 lock:
