@@ -33,7 +33,7 @@ To allow longer cells, raise execute.timeout in _config.yml (book) or --nbval-ce
 (chapters)." >&2
 
 .PHONY: help setup check-python book book-strict test lint unit chapters check-html chromium bench lab notebooks \
-  student instructor lock clean
+  student instructor lock clean sweeps sweep-check
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
@@ -42,6 +42,8 @@ help:
 	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
 	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
 	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
+	@echo "make sweeps - compute the missing records of every declared sweep (results/NAME/)"
+	@echo "make sweep-check - recompute a random sample of every stored sweep and compare"
 
 # The interpreter first: a clear message instead of "command not found" or a 3.12 venv half-installed; a .venv made
 # by another Python (or whose Python is gone) is removed and rebuilt.
@@ -117,6 +119,16 @@ test: setup
 bench: setup
 	$(PY) -m escape_ntk.bench --json _build/bench.json
 
+# Stored experiment sweeps (python -m escape_ntk; README "Experiment sweeps"). Only missing records are
+# computed; SWEEP_ARGS passes options, e.g. make sweeps SWEEP_ARGS="--executor dask --workers 8".
+SWEEP_ARGS ?= --executor process
+sweeps: setup
+	for s in $$($(PY) -c 'import escape_ntk as en; print(*en.sweeps.registry())'); do \
+	  $(PY) -m escape_ntk sweep $$s $(SWEEP_ARGS); done
+
+sweep-check: setup
+	$(PY) -m escape_ntk check --sample 3
+
 # JupyterLab with the pins of requirements-lab.txt (kept out of the book's lock), opening Markdown files as
 # notebooks (jupytext) rendered by jupyterlab-myst. Flags pass through: make lab ARGS="--port 9999 --no-browser".
 LAB_STAMP := $(VENV)/.lab-installed
@@ -152,7 +164,8 @@ lock: check-python
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
 	_build/lockenv/bin/pip install --quiet -r <(sed -n '/^--extra-index-url/p' requirements.txt) \
 	  torch==2.13.0+cpu jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
-	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff
+	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff \
+	  pandas dask distributed
 	{ sed -n '1,/^--extra-index-url/p' requirements.txt; _build/lockenv/bin/pip freeze --exclude-editable; } \
 	  > requirements.tmp && mv requirements.tmp requirements.txt
 	@grep -q '^torch==2.13.0+cpu$$' requirements.txt || { echo "make lock: torch is not pinned as 2.13.0+cpu" >&2; exit 1; }

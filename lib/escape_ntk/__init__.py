@@ -111,6 +111,9 @@ from .targets import (
 from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, sign_flip_expected_loss
 from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue, train
 
+# Stored sweeps (python -m escape_ntk): declarations, machinery, loading and live checks
+from . import pipeline, results, sweeps
+
 __version__ = "0.1.0"
 
 _NAMESPACES = ("symbolic", "schematics", "experiments", "learning")

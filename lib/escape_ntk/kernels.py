@@ -27,7 +27,7 @@ def gram_from_features(X: torch.Tensor, S: torch.Tensor, scale: float = 1.0) -> 
     n = X.shape[0]
     nb = max(1, min(8, n // _BLOCK_ROWS))
     edges = [i * n // nb for i in range(nb + 1)]
-    K = torch.empty(n, n, dtype=S.dtype)
+    K = torch.empty(n, n, dtype=S.dtype, device=S.device)
     for i0, i1 in zip(edges[:-1], edges[1:], strict=True):
         B = S[i0:i1] @ S[i0:].T
         B.mul_(X[i0:i1] @ X[i0:].T)

@@ -1,0 +1,127 @@
+"""The declared sweeps: task functions and the grids they run on (``python -m escape_ntk list``).
+
+A task is a module-level function ``task(*, <params>, device, dtype) -> dict`` that is a pure
+function of its parameters and seed: it draws everything from ``torch.Generator().manual_seed``,
+on the CPU (so every device sees the same problem), moves the heavy arrays to ``device``, and
+returns plain metrics and short series (lists). Its code version is declared with
+``@task_version("1")``: bump it when the numbers would change, and every record of it goes stale.
+Declare a sweep with :class:`Sweep`: the grid of task parameters, the constants in ``fixed``
+(thresholds, ridge grids, test-set sizes: they are stored in every record and changing one makes
+the old records stale), the float tolerance of the live recompute and a relative cost.
+
+To add a sweep: write the task here, add its :class:`Sweep` to ``SWEEPS``, run
+``python -m escape_ntk sweep NAME`` and commit ``results/NAME/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+
+import torch
+
+from . import targets as tg
+from .data import sample_sphere
+from .kernels import kernel_ridge, ntk_gram
+from .models import init_symmetric
+from .pipeline import Sweep, SweepError, grid, task_version
+
+
+@task_version("1")
+def ntk_regression(*, d: int, n: int, m: int, seed: int, ridges, n_test: int, act: str,
+                   device: torch.device, dtype: torch.dtype) -> dict:
+    """Kernel ridge regression with the empirical NTK of a width-m paired init on the setting-A
+    target f* = (beta.x + g_2(beta.x))/sqrt 2, x on S^{d-1}(sqrt d).
+
+    Draw order from ``torch.Generator().manual_seed(seed)``: beta, (W0, a), X_test (n_test, d),
+    X (n, d); so one (d, seed) shares target, init and test set across n. Grams K (n, n) and
+    K(X_test, X) = (X X'^T) * (S S'^T) (:func:`escape_ntk.ntk_gram`) and the ridge solves
+    (:func:`escape_ntk.kernel_ridge`) run on ``device`` in ``dtype``.
+    Returns test (relative test MSE per ridge), best_test, best_ridge, train (relative train MSE
+    at best_ridge), dense and sparse (captured fractions of beta.x and g_2 at best_ridge).
+    Cost O(n m (n + n_test) + n^3 * len(ridges)).
+    """
+    g = torch.Generator().manual_seed(seed)
+    beta = tg.random_direction(d, g)
+    target = tg.mix((1 / math.sqrt(2), tg.linear(beta)), (1 / math.sqrt(2), tg.gegenbauer_index(beta, 2)))
+    W0, a = init_symmetric(m, d, g, torch.float64)
+    X_test = sample_sphere(n_test, d, g, torch.float64)
+    X = sample_sphere(n, d, g, torch.float64)
+    y, y_test = target(X), target(X_test)
+
+    def dev(T):
+        return T.to(device=device, dtype=dtype)
+
+    K = ntk_gram(dev(X), dev(W0), dev(a), act)
+    K_test = ntk_gram(dev(X_test), dev(W0), dev(a), act, Y=dev(X))
+    var = target.norm ** 2
+    tests, fits = [], []
+    for r in ridges:
+        alpha = kernel_ridge(K, dev(y), r)
+        pred_test = (K_test.double() @ alpha).cpu()
+        tests.append(float(((pred_test - y_test) ** 2).mean()) / var)
+        fits.append((alpha, pred_test))
+    best = min(range(len(ridges)), key=tests.__getitem__)
+    alpha, pred_test = fits[best]
+    pred_train = (K.double() @ alpha).cpu()
+    cap = tg.captured(pred_test, X_test, target)
+    dense, sparse = (cap[c.name] for _, c in target.components)
+    return {"test": tests, "best_test": tests[best], "best_ridge": float(ridges[best]),
+            "train": float(((pred_train - y) ** 2).mean()) / var, "dense": dense, "sparse": sparse}
+
+
+def _ntk_regression_cost(p) -> float:
+    n = p["n"]
+    # flops of the Grams and solves, plus ~20 ms of fixed cost (data, target, init) in flop units
+    return n * p["m"] * (n + p["n_test"]) + n**3 * len(p["ridges"]) / 3 + 1.5e8
+
+
+#: Demo and first stored sweep: NTK ridge regression test error over (d, n, seed).
+NTK_REGRESSION = Sweep(
+    name="ntk-regression",
+    task=ntk_regression,
+    tasks=grid(d=[10, 20, 40], n=[32, 64, 128, 256, 512, 1024, 2048], seed=[0, 1, 2]),
+    fixed={"m": 1000, "ridges": [1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], "n_test": 1000,
+           "act": "softplus_shift"},
+    dtype="float64",
+    rtol=1e-8,
+    atol=1e-10,
+    cost=_ntk_regression_cost,
+    description="empirical-NTK ridge regression on the setting-A target: test error vs (d, n)",
+)
+
+#: The library's sweeps by name (see :func:`registry` for sweeps declared elsewhere).
+SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION,)}
+
+#: Environment variable: comma-separated importable modules whose module-level Sweep objects
+#: join the registry (your own sweeps outside the library; the tests' small sweeps).
+PLUGINS_ENV = "ESCAPE_NTK_SWEEPS"
+
+
+def registry() -> dict[str, Sweep]:
+    """Every declared sweep: the library's, then those of the modules in $ESCAPE_NTK_SWEEPS."""
+    out = dict(SWEEPS)
+    for mod in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            module = importlib.import_module(mod)
+        except ImportError as err:
+            raise SweepError(f"${PLUGINS_ENV} names module {mod!r}, which does not import "
+                             f"({err}); put it on PYTHONPATH or fix the name.") from err
+        for obj in vars(module).values():
+            if isinstance(obj, Sweep):
+                if obj.name in out and out[obj.name] is not obj:
+                    raise SweepError(f"sweep {obj.name!r} of module {mod!r} clashes with another "
+                                     f"sweep of that name; rename one.")
+                out[obj.name] = obj
+    return out
+
+
+def get(name: str) -> Sweep:
+    """The declared sweep called ``name``."""
+    sweeps = registry()
+    try:
+        return sweeps[name]
+    except KeyError:
+        raise SweepError(f"no sweep named {name!r}; declared sweeps: {', '.join(sorted(sweeps))} "
+                         f"(python -m escape_ntk list).") from None
