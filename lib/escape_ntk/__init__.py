@@ -16,17 +16,21 @@ Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenba
 Module map (layers; a module imports only from layers above it, never from its own layer or below):
 
     0  _checks                       validation and typed errors (imports nothing from the package)
-    1  activations, data, plotting, tables
-                                     sigma and its derivatives; inputs; figure style; result tables
-    2  harmonics                     Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k
-    3  infinite, targets, symbolic   infinite-width NTK (series, eigenvalues, Gram); targets; sympy
+    1  activations, data, plotting, tables, records
+                                     sigma and its derivatives; inputs; figure style; result tables;
+                                     sweep records (atomic JSON, content hash)
+    2  harmonics, executors          Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k; sweep executors
+    3  infinite, targets, symbolic, pipeline
+                                     infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
+                                     running sweeps (resume, staleness, provenance)
     4  kernels                       empirical NTK Gram, kernel ridge
     5  models                        network, init, the Taylor model (one home of f, f_L, f_Q)
-    6  spectra, directions, regularizers, learning
-                                     float64 spectra and staircase helpers; Rayleigh quotients; R_1
-    7  train                         the fused GD trainer, stability checks, History
-    8  experiments, bench, schematics
-                                     the combined-model driver, benchmarks, overview pictures
+    6  spectra, directions, regularizers, learning, sweeps
+                                     float64 spectra and staircase helpers; Rayleigh quotients; R_1;
+                                     the sweep declarations
+    7  train, results                the fused GD trainer, stability checks, History; stored sweeps
+    8  experiments, bench, schematics, __main__
+                                     the combined-model driver, benchmarks, overview pictures, the CLI
 
 Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
 ``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the

@@ -17,6 +17,8 @@ import signal
 import sys
 
 from . import pipeline as pl
+from . import results
+from .sweeps import get, registry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +52,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sweep_cmd(args) -> int:
-    from .sweeps import get
 
     sweep = get(args.name)
     only = pl.parse_only(args.only)
@@ -66,7 +67,6 @@ def _sweep_cmd(args) -> int:
 
 
 def _list_cmd(_args) -> int:
-    from .sweeps import registry
 
     for name, sweep in registry().items():
         s = pl.scan(sweep)
@@ -78,8 +78,6 @@ def _list_cmd(_args) -> int:
 def _check_cmd(args) -> int:
     import random
 
-    from . import results
-    from .sweeps import get, registry
 
     names = args.names or [n for n in registry() if pl.sweep_dir(n).is_dir()]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
@@ -105,7 +103,6 @@ def main(argv=None) -> int:
         if args.command == "list":
             return _list_cmd(args)
         if args.command == "status":
-            from .sweeps import get
 
             print(pl.status_text(get(args.name)))
             return 0

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import pipeline as pl
+from .sweeps import get
 
 
 class CheckError(AssertionError):
@@ -32,8 +33,6 @@ class CheckError(AssertionError):
 def _sweep(name) -> pl.Sweep:
     if isinstance(name, pl.Sweep):
         return name
-    from .sweeps import get
-
     return get(name)
 
 
