@@ -12,17 +12,18 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HTML   := _build/html
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean wheel-test
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
 	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
+	@echo "make wheel-test PYTHON=python3.12 - build the wheel, install it in a fresh venv, unit tests on it"
 	@echo "make notebooks | bench | clean"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=64"
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=77"
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
@@ -61,6 +62,11 @@ test: setup
 	$(MAKE) book-strict
 	$(MAKE) check-html
 	@echo "make test: all checks passed"
+
+# The library alone: build the wheel, install it into a fresh venv of $(PYTHON) and run the unit tests against the
+# installed package (tools/test_wheel.sh). Not part of `make test`: it is a second full install of torch.
+wheel-test:
+	tools/test_wheel.sh $(PYTHON)
 
 bench: setup
 	$(PY) -m escape_ntk.bench --json _build/bench.json

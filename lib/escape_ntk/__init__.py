@@ -59,4 +59,4 @@ from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, n_k, sign_flip
 from .train import MODELS, History, TrainingDiverged, predict, small_init, stable_lr, top_eigenvalue, train
 from .experiments import HEADLINE, SETTING_A, SETTING_B, Run, Setting, compare
 
-__version__ = "0.1.0"
+from ._version import __version__
