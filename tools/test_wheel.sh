@@ -18,8 +18,10 @@ set -euo pipefail
 
 PYTHON=${1:-${PYTHON:-python3.11}}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-command -v "$PYTHON" >/dev/null || { echo "test_wheel: no interpreter '$PYTHON' on the PATH" >&2; exit 2; }
-PYVER=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+PYVER=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null) || {
+  echo "test_wheel: '$PYTHON' does not run; pass a path, e.g. tools/test_wheel.sh ~/.pyenv/versions/3.12.1/bin/python3.12" >&2
+  exit 2
+}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/escape-ntk-wheel-$PYVER.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
