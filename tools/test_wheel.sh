@@ -13,7 +13,8 @@
 #   torch comes from PyPI: several GB). WHEEL_TEST_CONSTRAINTS=none|FILE overrides the choice.
 # - tests/ is copied to a temporary folder outside the repository and pytest runs there, with its own
 #   empty pytest.ini (no rootdir in the repository, nothing puts lib/ on sys.path). An extra test asserts
-#   that escape_ntk was imported from the venv's site-packages.
+#   that escape_ntk was imported from the venv's site-packages. Tests of repository files rather than the
+#   library (tools/, _config.yml, CITATION.cff) skip themselves when their files are not next to tests/.
 set -euo pipefail
 
 PYTHON=${1:-${PYTHON:-python3.11}}

@@ -5,7 +5,7 @@ first layer W0 with rows N(0, I_d/d), second layer a_r = +-1/sqrt(m) with paired
 only the first layer is trained. All randomness comes from an explicit ``torch.Generator``.
 """
 
-from . import experiments, learning, symbolic
+from . import experiments, learning, schematics, symbolic
 
 # Inputs, activations, figures (chapter 1)
 from .activations import ACTIVATIONS, Activation, activation
