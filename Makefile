@@ -42,6 +42,7 @@ book-strict: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(PY) tools/lint_chapters.py
 
 unit: setup
 	$(BIN)/pytest -q tests

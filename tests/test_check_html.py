@@ -69,6 +69,7 @@ def test_fails_on_clipped_math_table_and_code(tmp_path, capsys):
         for kind in ("code", "table", "math"):
             assert f"1 {kind} clipped at {width}px" in out, out
     assert "math=1/1 table=1/1 code=1/1" in out, out
+    assert "1 code/output blocks with lines over 88 characters" in out, out
     # no probe file was written into the tree being checked
     assert sorted(p.name for p in html.rglob("*")) == before
 

@@ -7,8 +7,9 @@
   either fits its box or sits in a box that scrolls horizontally (overflow-x auto/scroll on the item or on an ancestor
   inside the page's <article>). Content wider than its box with no such scroll box is "clipped" and fails the page. At
   the desktop width (1280 px) code/output blocks and display math must fit the column outright (no sideways scrolling):
-  code and printed lines are kept within 88 characters, long equations are split. Folded content (<details>, dropdowns)
-  is unfolded before measuring.
+  code and printed lines are kept within 88 characters (checked by counting, too: no line of a code or output block
+  is longer than MAX_LINE), long equations are split. Folded content (<details>, dropdowns) is unfolded before
+  measuring.
 - the page requested no external host (Chromium's net log lists only file:// and data: URLs, plus the few hosts that
   Chromium itself contacts in the background, listed exactly in BROWSER_HOSTS).
 
@@ -40,9 +41,12 @@ BROWSER_HOSTS = frozenset({
 
 #: Viewport widths (CSS px) at which every page is measured: a laptop and a phone.
 WIDTHS = (1280, 420)
+#: The longest line allowed in a code cell or its printed output (the house rule; ruff checks the code).
+MAX_LINE = 88
 
 PROBE = """
 <script>
+const MAXLINE = %(maxline)d;
 window.addEventListener('load', () => setTimeout(() => {
   const imgs = [...document.images];
   const broken = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
@@ -67,7 +71,7 @@ window.addEventListener('load', () => setTimeout(() => {
     const kinds = {math: 'mjx-container', table: 'table', code: 'pre'};
     const measure = {};
     for (const [kind, sel] of Object.entries(kinds)) {
-      const m = {total: 0, clipped: 0, scrolls: 0, examples: []};
+      const m = {total: 0, clipped: 0, scrolls: 0, examples: [], long: []};
       for (const e of art.querySelectorAll(sel)) {
         if (kind === 'math' && e.parentElement.closest('mjx-container')) continue;   // nested
         const r = e.getBoundingClientRect();
@@ -98,6 +102,10 @@ window.addEventListener('load', () => setTimeout(() => {
         const scrolls = scroller !== null && right > boxRight(scroller) + 1;
         const bad = scroller === null && (clip !== null || right > colRight + 1);
         const label = (e.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 70);
+        if (kind === 'code') {
+          const longest = Math.max(...(e.textContent || '').split('\\n').map(l => l.length));
+          if (longest > MAXLINE) m.long.push({chars: longest, text: label});
+        }
         const over = Math.round(right - (scroller ? boxRight(scroller) : clip ? boxRight(clip) : colRight));
         if (scrolls) m.scrolls += 1;
         if (bad) m.clipped += 1;
@@ -156,7 +164,8 @@ def render(page: Path, tmp: Path, width: int) -> tuple[dict, set[str]]:
     base = f'<base href="{page.parent.as_uri()}/">'
     html = re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{base}", html, count=1)
     probe_page = tmp / f"probe-{width}-{page.name}"
-    probe_page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    probe = PROBE.replace("%(maxline)d", str(MAX_LINE))
+    probe_page.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
     frame = tmp / f"frame-{width}-{page.name}"
     frame.write_text(FRAME.format(src=probe_page.as_uri(), width=width), encoding="utf-8")
     netlog = tmp / f"net-{width}-{page.stem}.json"
@@ -176,6 +185,10 @@ def render(page: Path, tmp: Path, width: int) -> tuple[dict, set[str]]:
 def layout_problems(report: dict, width: int) -> list[str]:
     """Clipped math/tables/code at any width; at the desktop width also code or display math that must scroll."""
     problems = []
+    long = report.get("measure", {}).get("code", {}).get("long", [])
+    if long and width == WIDTHS[0]:
+        problems.append(f"{len(long)} code/output blocks with lines over {MAX_LINE} characters, e.g. "
+                        + "; ".join(f"{e['chars']} chars '{e['text'][:50]}'" for e in long[:3]))
     for kind, m in report.get("measure", {}).items():
         bad = [e for e in m["examples"] if e["bad"]]
         if bad:

@@ -39,6 +39,7 @@ from .models import Taylor, init_symmetric, network, norm_24, random_signs, scal
 from .directions import linear_energy, rayleigh_quotients
 from .spectra import block_means, eigvalsh, param_eigendirections, top_eigh
 from .plotting import DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, mean_band, set_style, subplots
+from .tables import Table, table
 
 # Targets (chapter 1 on)
 from .targets import (

@@ -48,7 +48,7 @@ def taylor_split(eps, f, f_L, f_Q, ax=None):
     ax.plot(eps, f_L + f_Q, color=MODEL_COLORS["Q"], ls="-.", label="$f_L+f_Q$ (+ quadratic)")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set(xlabel=r"size $\varepsilon$ of the movement $U=\varepsilon U_1$", ylabel="$f(x)$ at one input")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8)  # never on the data
     return fig
 
 
@@ -121,7 +121,7 @@ def good_bad_directions(ax=None):
            ylabel="good: invisible on the training data\n$f_L(X;U)=0$; free for $f_Q$",
            title="Parameter space (cartoon); shading: $R_1(U)$")
     ax.grid(False)
-    ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9, frameon=True)
+    ax.legend(loc="lower right", fontsize=7.5, framealpha=0.9, frameon=True)
     return fig
 
 
