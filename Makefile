@@ -18,8 +18,9 @@ help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
 	@echo "make test   - set up, ruff, unit tests, chapters through nbval, strict book build, browser check"
 	@echo "make lab    - JupyterLab with the chapters opening as notebooks"
+	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
 	@echo "make wheel-test PYTHON=python3.12 - build the wheel, install it in a fresh venv, unit tests on it"
-	@echo "make notebooks | bench | clean"
+	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,15 +73,26 @@ wheel-test:
 bench: setup
 	$(PY) -m escape_ntk.bench --json _build/bench.json
 
-lab: setup
-	$(PY) -m pip install --quiet jupyterlab
-	@echo "In JupyterLab, right-click a chapter in chapters/ -> Open With -> Jupytext Notebook."
-	$(BIN)/jupyter lab
+# JupyterLab with the pins of requirements-lab.txt (kept out of the book's lock), opening Markdown files as
+# notebooks (jupytext) rendered by jupyterlab-myst. Flags pass through: make lab ARGS="--port 9999 --no-browser".
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-lab.txt -c requirements.txt
+	$(PY) -m pip check
+	@touch $(LAB_STAMP)
+
+lab: setup $(LAB_STAMP)
+	@mkdir -p $(LAB_SETTINGS)
+	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	  '  {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)/overrides.json
+	@echo "Chapters (chapters/*.md) open as notebooks; outputs go to the paired _build/notebooks/ (jupytext.toml)."
+	$(BIN)/jupyter lab $$(test "$$(id -u)" = 0 && echo --allow-root) $(ARGS)
+
+# Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
-	@mkdir -p _build/notebooks
-	for f in chapters/*.md; do $(BIN)/jupytext --quiet --to ipynb -o _build/notebooks/$$(basename $${f%.md}).ipynb $$f; done
-	@echo "Notebooks written to _build/notebooks/"
+	$(PY) tools/course_notebooks.py copies
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs.
 lock:
