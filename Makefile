@@ -12,7 +12,8 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HTML   := _build/html
 
-.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks lock clean wheel-test
+.PHONY: help setup book book-strict test lint unit chapters check-html chromium bench lab notebooks student instructor \
+        lock clean wheel-test
 
 help:
 	@echo "make book   - set up, execute every chapter, build the HTML book ($(HTML)/index.html)"
@@ -21,6 +22,7 @@ help:
 	@echo "make lab ARGS=\"--port 9999\" passes flags to jupyter lab (adds --allow-root as root)"
 	@echo "make wheel-test PYTHON=python3.12 - build the wheel, install it in a fresh venv, unit tests on it"
 	@echo "make notebooks - .ipynb copies in _build/ipynb/ | bench | clean"
+	@echo "make student | instructor - course notebooks in _build/student/ | _build/instructor/ (no solutions | with)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -93,6 +95,14 @@ lab: setup $(LAB_STAMP)
 # Plain .ipynb copies of the preface and the chapters (MyST kept), outside the pairing folder _build/notebooks/.
 notebooks: setup
 	$(PY) tools/course_notebooks.py copies
+
+# Course notebooks from the same sources, in plain Markdown (VS Code, Colab, plain Jupyter): students get no
+# solutions (removed {solution} blocks and `solution` cells, `exercise` cells as stubs); instructors get everything.
+student: setup
+	$(PY) tools/course_notebooks.py student
+
+instructor: setup
+	$(PY) tools/course_notebooks.py instructor
 
 # Refresh requirements.txt from a fresh resolve of the top-level needs.
 lock:
