@@ -15,7 +15,7 @@ Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenba
 
 Module map (layers; a module imports only from layers above it, never from its own layer or below):
 
-    0  _checks                       validation and typed errors (imports nothing from the package)
+    0  _checks, _version             validation and typed errors; the version string (import nothing)
     1  activations, data, plotting, tables, records
                                      sigma and its derivatives; inputs; figure style; result tables;
                                      sweep records (atomic JSON, content hash)
@@ -118,9 +118,9 @@ from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue
 # Stored sweeps (python -m escape_ntk): declarations, machinery, loading and live checks
 from . import pipeline, results, sweeps
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-_NAMESPACES = ("symbolic", "schematics", "experiments", "learning")
+_NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps")
 
 __all__ = [
     # namespaces

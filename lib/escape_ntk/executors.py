@@ -140,8 +140,8 @@ def _run_dask(calls, workers: int, threads, scheduler: str | None = None,
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as err:
-        raise SweepError("--executor dask needs dask and distributed: pip install -r "
-                         "requirements.txt") from err
+        raise SweepError("--executor dask needs dask and distributed: pip install "
+                         "'escape_ntk[dask]' (the book's requirements.txt has them)") from err
     cluster = None
     if scheduler:
         try:
