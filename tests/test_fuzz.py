@@ -7,6 +7,7 @@ check of the call), with a message that names the problem. "Accepted" inputs (Nu
 tensors that convert exactly) are in ACCEPTED and must give the float64 result.
 """
 
+import os
 import traceback
 from pathlib import Path
 
@@ -55,7 +56,25 @@ def _tr(**kw):
     return lambda: en.train(taylor, labels, **base)
 
 
+
+def _with_env(key, value, fn):
+    """Call fn() with os.environ[key] = value, restoring the environment afterwards."""
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
 BAD = {
+    # per-section seeds
+    "generator no keys": lambda: en.generator(),
+    "derive_seed float key": lambda: en.derive_seed(0.5),
+    "derive_seed negative seed": lambda: en.derive_seed("ch1", seed=-3),
+    "base_seed bad environment": lambda: _with_env(en.SEED_ENV, "x", lambda: en.base_seed()),
     # inputs and initialization: sizes, dtypes, generators
     "sample_sphere n=0": lambda: en.sample_sphere(0, 5, g),
     "sample_sphere d=1": lambda: en.sample_sphere(3, 1, g),

@@ -16,9 +16,9 @@ Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenba
 Module map (layers; a module imports only from layers above it, never from its own layer or below):
 
     0  _checks, _version             validation and typed errors; the version string (import nothing)
-    1  activations, data, plotting, tables, records
+    1  activations, data, plotting, tables, records, seeds
                                      sigma and its derivatives; inputs; figure style; result tables;
-                                     sweep records (atomic JSON, content hash)
+                                     sweep records (atomic JSON, content hash); per-section seeds
     2  harmonics, executors          Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k; sweep executors
     3  infinite, targets, symbolic, pipeline
                                      infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
@@ -43,6 +43,9 @@ from . import experiments, learning
 
 # Result tables (every chapter)
 from .tables import Table, table
+
+# Per-section generators from one base seed ($ESCAPE_NTK_SEED, default 0), every chapter
+from .seeds import SEED_ENV, base_seed, derive_seed, generator
 
 # Validation errors (chapter 7 catches LearningRateError)
 from ._checks import LearningRateError
@@ -127,6 +130,8 @@ __all__ = [
     *_NAMESPACES,
     # errors and tables
     "LearningRateError", "TrainingDiverged", "Table", "table",
+    # seeds
+    "SEED_ENV", "base_seed", "derive_seed", "generator",
     # activations and inputs
     "ACTIVATIONS", "Activation", "activation", "sample_gaussian", "sample_inputs", "sample_sphere",
     # harmonics
