@@ -159,7 +159,7 @@ def run(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
         log(f"{sweep.name}: the source tree has uncommitted changes; the records will say so "
             f"(dirty: true). Commit first for records that name their code exactly.")
     calls = [(t, (sweep.task, sweep.params(t), device, sweep.dtype, threads)) for t in todo]
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     # the bar advances by declared cost, so its ETA holds although the biggest tasks go first
     cost = {task_id(t): float(sweep.cost(sweep.params(t))) if sweep.cost else 1.0 for t in todo}
