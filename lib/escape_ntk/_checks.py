@@ -73,8 +73,8 @@ def as_tensor(X, name: str = "X", ndim: int = 2, dtype=None, allow_empty: bool =
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(X).__name__}. "
                         f"Convert it first, e.g. torch.as_tensor({name}, dtype=torch.float64).")
-    if X.device.type != "cpu":
-        raise ValueError(f"{name} is on {X.device}, but escape_ntk computes on the CPU; "
+    if X.device.type not in ("cpu", "cuda"):   # CUDA: the sweeps' --device cuda (ntk_gram, kernel_ridge)
+        raise ValueError(f"{name} is on {X.device}, but escape_ntk computes on the CPU (or CUDA); "
                          f"pass {name}.cpu().")
     if X.ndim != ndim:
         shape = {1: "(n,)", 2: "(n, d)"}.get(ndim, f"{ndim}-D")

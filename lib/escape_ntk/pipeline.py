@@ -193,7 +193,8 @@ def run(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
 
 # ----------------------------------------------------------------------------- status
 
-def _seconds(s: float) -> str:
+def format_seconds(s: float) -> str:
+    """A duration for people: '12.3 s', '4.5 min' or '1.2 h'."""
     if s < 120:
         return f"{s:.1f} s"
     if s < 7200:
@@ -220,7 +221,7 @@ def status_text(sweep: Sweep, root=None) -> str:
     if s.extra or s.temp:
         lines.append(f"  not declared: {len(s.extra)} record files; leftover temp files: "
                      f"{len(s.temp)}")
-    lines.append(f"  compute spent {_seconds(spent)} (sum of task wall times of the stored "
+    lines.append(f"  compute spent {format_seconds(spent)} (sum of task wall times of the stored "
                  f"records)")
     if todo:
         left = _estimate(sweep, s, todo, walls)
@@ -250,7 +251,7 @@ def _estimate(sweep: Sweep, s: Scan, todo: list, walls: dict) -> str | None:
         return None
     if sweep.cost is None:
         per = sum(walls.values()) / len(walls)
-        return "about " + _seconds(per * len(todo))
+        return "about " + format_seconds(per * len(todo))
     costs = {task_id(t): float(sweep.cost(sweep.params(t))) for t in sweep.tasks}
     rate = sum(walls.values()) / max(sum(costs[k] for k in walls), 1e-300)
-    return "about " + _seconds(rate * sum(costs[task_id(t)] for t in todo))
+    return "about " + format_seconds(rate * sum(costs[task_id(t)] for t in todo))

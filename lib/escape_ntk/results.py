@@ -219,19 +219,11 @@ class Provenance:
         return (f"Sweep {self.sweep}: {self.records} records computed on {day} at commit "
                 f"{', '.join(self.commits)}{tree}, on {', '.join(self.devices)} "
                 f"(torch {', '.join(self.torch)}; executor {', '.join(self.executors)}), "
-                f"{_duration(self.compute_s)} of compute in all (sum of task wall times). "
+                f"{pl.format_seconds(self.compute_s)} of compute in all (sum of task wall times). "
                 f"Regenerate with `{self.command}`.")
 
     def _repr_markdown_(self) -> str:
         return str(self)
-
-
-def _duration(s: float) -> str:
-    if s < 120:
-        return f"{s:.1f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.2f} h"
 
 
 def provenance(name, *, root=None) -> Provenance:
