@@ -95,3 +95,27 @@ def test_only_the_browsers_own_hosts_are_ignored(tmp_path):
             "https://ajax.googleapis.com/ajax/libs/jquery.js", "file:///book/index.html", "data:text/plain,x"]
     log.write_text("".join(f'{{"url":"{u}"}}' for u in urls))
     assert check_html.external_hosts(log) == {"fonts.gstatic.com", "unpkg.com", "ajax.googleapis.com"}
+
+
+def test_notebook_downloads_must_resolve_on_notebook_pages(tmp_path):
+    html = tmp_path / "html"
+    (html / "chapters").mkdir(parents=True)
+    (html / "_notebooks" / "student").mkdir(parents=True)
+    page = html / "chapters" / "01-x.html"
+    bar = ('<h1>T</h1><p class="nb-downloads"><a href="../_notebooks/01-x.ipynb">a</a> '
+           '<a href="../_notebooks/student/01-x.ipynb">b</a></p>')
+    page.write_text(bar, encoding="utf-8")
+    good = '{"cells": [{"cell_type": "markdown", "source": "x", "metadata": {}}]}'
+    (html / "_notebooks" / "01-x.ipynb").write_text(good, encoding="utf-8")
+    assert check_html.download_problems(page, html) == [
+        "download link ../_notebooks/student/01-x.ipynb is not a readable notebook"]
+    (html / "_notebooks" / "student" / "01-x.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    assert check_html.download_problems(page, html) == [
+        "download link ../_notebooks/student/01-x.ipynb is an empty notebook"]
+    (html / "_notebooks" / "student" / "01-x.ipynb").write_text(good, encoding="utf-8")
+    assert check_html.download_problems(page, html) == []
+    page.write_text("<h1>T</h1>", encoding="utf-8")
+    assert check_html.download_problems(page, html) == ["no notebook downloads under the title"]
+    other = html / "notation.html"
+    other.write_text("<h1>N</h1>", encoding="utf-8")
+    assert check_html.download_problems(other, html) == []

@@ -203,6 +203,30 @@ def layout_problems(report: dict, width: int) -> list[str]:
     return problems
 
 
+def download_problems(page: Path, html: Path) -> list[str]:
+    """The page's notebook downloads (_ext/notebook_downloads.py) must point at real notebooks.
+
+    In the book (a ``chapters`` folder), the preface and every chapter page must offer them; each link must
+    resolve to a readable .ipynb with cells.
+    """
+    text = page.read_text(encoding="utf-8")
+    bar = re.search(r'<p class="nb-downloads">(.*?)</p>', text, flags=re.S)
+    notebook_page = page.name == "index.html" and page.parent == html or page.parent.name == "chapters"
+    if bar is None:
+        return ["no notebook downloads under the title"] if (html / "chapters").is_dir() and notebook_page else []
+    problems = []
+    for href in re.findall(r'href="([^"]+)"', bar.group(1)):
+        target = (page.parent / href).resolve()
+        try:
+            cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            problems.append(f"download link {href} is not a readable notebook")
+            continue
+        if not cells:
+            problems.append(f"download link {href} is an empty notebook")
+    return problems
+
+
 def pages_of(html: Path) -> list[Path]:
     """index.html first, then every other top-level page and every chapter page."""
     top = sorted(p for p in html.glob("*.html") if p.name not in ("index.html", "genindex.html", "search.html"))
@@ -235,6 +259,8 @@ def main(root: str, widths: tuple[int, ...] = WIDTHS) -> int:
                     if report["broken"]:
                         problems.append(f"images that did not load: {report['broken']}")
                     problems += layout_problems(report, width)
+                    if width == widths[0]:
+                        problems += download_problems(page, html)
                     for k, m in report["measure"].items():
                         t = totals[width][k]
                         t[0], t[1], t[2] = t[0] + m["total"], t[1] + m["clipped"], t[2] + m["scrolls"]
