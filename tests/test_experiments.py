@@ -111,3 +111,11 @@ def test_seed_bars_draws_one_bar_per_label_and_value():
     en.plotting.seed_bars(ax, r, ("dense", "sparse"))
     assert len(ax.patches) == 2 * 4
     plt.close(fig)
+
+
+def test_seed_table_names_models_as_the_figures_do():
+    r = rows(n_seeds=2)
+    t = ex.seed_table(r, {"test": "error"}, columns=("test",))
+    assert t.header == ["model", "error"] and len(t.cells) == 4
+    assert t.cells[0][0] == en.MODEL_LABELS["L"] and "±" in t.cells[0][1]
+    assert t.cells[0][1] == ex.markdown_table(r, columns=("test",)).splitlines()[2].split("|")[2].strip()

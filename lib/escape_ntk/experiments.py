@@ -27,7 +27,9 @@ from .data import sample_sphere
 from .harmonics import n_k
 from .kernels import ntk_gram
 from .models import Taylor, init_symmetric, small_init
+from .plotting import MODEL_LABELS
 from .regularizers import R1Penalty
+from .tables import Table, table
 from .train import History, top_eigenvalue, train
 
 
@@ -270,6 +272,14 @@ def _table_cells(rows, columns, names, digits):
                                          f"{stats[c][label][1]:.{digits}f}" for c in columns]
             for label in stats[columns[0]]]
     return head, body
+
+
+def seed_table(rows: list[dict], names: dict | None = None,
+               columns=("test", "dense", "sparse", "R1"), digits: int = 3) -> Table:
+    """Mean ± std over seeds as an :func:`escape_ntk.table`: one line per model (named as in the book's
+    figures, ``MODEL_LABELS``), one column per logged value (renamed by ``names``). Cost O(rows)."""
+    head, body = _table_cells(rows, columns, {**MODEL_LABELS, **(names or {})}, digits)
+    return table(body, head)
 
 
 def markdown_table(rows: list[dict], columns=("test", "dense", "sparse", "R1"),
