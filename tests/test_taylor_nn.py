@@ -133,5 +133,5 @@ def test_small_cnn_shape_and_init():
     assert sum(p.numel() for p in net.parameters()) == 10 * c + 2 * (9 * c * c + c) + c + 1
     assert net(torch.zeros(2, 1, 8, 8, dtype=torch.float64)).shape == (2,)
     w = net[3].weight                                     # second conv: fan_in 9 c
-    assert abs(float(w.var()) - 1 / (2 * 9 * c)) < 0.15 / (2 * 9 * c)
+    assert abs(float(w.detach().var()) - 1 / (2 * 9 * c)) < 0.15 / (2 * 9 * c)
     assert all(float(m.bias.abs().sum()) == 0 for m in net if hasattr(m, "bias"))
