@@ -111,6 +111,9 @@ def digits_taylor(*, arch: str, width: int, lr: float, seed: int, classes, n_tes
     (accuracy of the f_Q part alone, as in the authors' code). Runs on the CPU. Cost: epochs x
     n / batch_size SGD steps per model; a TaylorModel step costs ~2 (L) or ~4 (LQ) network steps.
     """
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"digits-taylor runs on the CPU only (small SGD steps); got device "
+                         f"{device}. Run it with --device cpu.")
     g = torch.Generator().manual_seed(seed)
     X, y, X_test, y_test = digits_pair(tuple(classes), n_test, g, dtype)
     if arch == "two-layer":

@@ -160,7 +160,7 @@ def small_cnn(channels: int = 32, blocks: int = 3, size: int = 8, act: str = "re
     Input (n, 1, size, size), output (n,). The authors' CIFAR-10 CNN had 4 blocks of 512 channels
     on 32x32x3 images; their init, which we copy: weights uniform with variance 1/(2 fan_in)
     (flax variance_scaling(1/2, fan_in, uniform)), biases zero. Drawn in float64 from
-    `generator`, then cast. Parameters: 10 c + 9 c^2 (blocks - 1) + c (size / 2^blocks)^2 + 1.
+    `generator`, then cast. Parameters: 10 c + (9 c^2 + c)(blocks - 1) + c (size / 2^blocks)^2 + 1.
     """
     channels, blocks = check_positive_int(channels, "channels"), check_positive_int(blocks, "blocks")
     size = check_positive_int(size, "size")
