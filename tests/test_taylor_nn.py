@@ -134,4 +134,4 @@ def test_small_cnn_shape_and_init():
     assert net(torch.zeros(2, 1, 8, 8, dtype=torch.float64)).shape == (2,)
     w = net[3].weight                                     # second conv: fan_in 9 c
     assert abs(float(w.detach().var()) - 1 / (2 * 9 * c)) < 0.15 / (2 * 9 * c)
-    assert all(float(m.bias.abs().sum()) == 0 for m in net if hasattr(m, "bias"))
+    assert all(float(m.bias.detach().abs().sum()) == 0 for m in net if hasattr(m, "bias"))
