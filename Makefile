@@ -181,7 +181,7 @@ lock: check-python
 	_build/lockenv/bin/pip install --quiet -r <(sed -n '/^--extra-index-url/p' requirements.txt) \
 	  torch==2.13.0+cpu jupyter-book==1.0.4.post1 sphinx-mathjax-offline sphinx-proof \
 	  sphinx-exercise jupytext nbval pytest pytest-xdist ipykernel numpy scipy sympy matplotlib tqdm ruff \
-	  pandas dask distributed
+	  pandas dask distributed scikit-learn
 	{ sed -n '1,/^--extra-index-url/p' requirements.txt; _build/lockenv/bin/pip freeze --exclude-editable; } \
 	  > requirements.tmp && mv requirements.tmp requirements.txt
 	@grep -q '^torch==2.13.0+cpu$$' requirements.txt || { echo "make lock: torch is not pinned as 2.13.0+cpu" >&2; exit 1; }

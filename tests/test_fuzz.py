@@ -275,6 +275,27 @@ BAD = {
     "prepare int generator": lambda: ex.prepare(TINY, 3),
     "prepare dense degree 3": lambda: ex.prepare(TINY.replace(k=3, p=4), g),
     "prepare float16": lambda: ex.prepare(TINY, g, dtype=torch.float16),
+    # Taylor models of torch modules, digits (chapter 11)
+    "taylor_expand not a module": lambda: en.taylor_expand(lambda x: x, 2),
+    "taylor_expand order 3": lambda: en.taylor_expand(torch.nn.Linear(2, 1), 3),
+    "taylor_expand no parameters": lambda: en.taylor_expand(torch.nn.ReLU(), 2),
+    "set_movement other module": lambda: en.taylor_expand(torch.nn.Linear(2, 1)).set_movement(
+        torch.nn.Linear(3, 1)),
+    "TwoLayer raw callable act": lambda: en.taylor_nn.TwoLayer(W, a, torch.tanh),
+    "TwoLayer a wrong length": lambda: en.taylor_nn.TwoLayer(W, a[:-1], "tanh"),
+    "small_cnn size not divisible": lambda: en.taylor_nn.small_cnn(4, 3, 12),
+    "small_cnn unknown act": lambda: en.taylor_nn.small_cnn(4, 2, 8, "gelu"),
+    "small_cnn channels 0": lambda: en.taylor_nn.small_cnn(0),
+    "sgd lr negative": lambda: en.taylor_nn.sgd({"f": torch.nn.Linear(4, 1).double()}, X, y, X, y,
+                                                epochs=1, batch_size=4, lr=-1.0),
+    "sgd labels mismatch": lambda: en.taylor_nn.sgd({"f": torch.nn.Linear(4, 1).double()}, X,
+                                                    y[:-1], X, y, epochs=1, batch_size=4, lr=0.1),
+    "sgd models not a dict": lambda: en.taylor_nn.sgd([torch.nn.Linear(4, 1)], X, y, X, y,
+                                                      epochs=1, batch_size=4, lr=0.1),
+    "digits_pair same class twice": lambda: en.digits_pair((3, 3)),
+    "digits_pair class 10": lambda: en.digits_pair((3, 10)),
+    "digits_pair n_test too large": lambda: en.digits_pair((3, 8), 400),
+    "digits_pair numpy generator": lambda: en.digits_pair((3, 8), 50, np.random.default_rng(0)),
 }
 
 

@@ -298,3 +298,28 @@ def test_learning_rate_error_is_typed():
         en.stable_lr(taylor, factor=-1)
     with pytest.raises(en.LearningRateError, match="lr must be"):
         en.train(taylor, y, model="L", lr=-1.0, steps=1, progress=False)
+
+
+@pytest.mark.parametrize("act", sorted(en.ACTIVATIONS))
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
+def test_fused_net_step_every_activation(act, dtype, tol):
+    """The network step (sigma' written over sigma in place where the activation allows) equals
+    autograd's GD step for every activation, and dsigma_from_sigma_ equals dsigma."""
+    from escape_ntk.train import FusedStep
+
+    p = make_problem(n=30, m=12, d=4, dtype=dtype, act=act)
+    g = torch.Generator().manual_seed(3)
+    y = torch.randn(p.n, generator=g, dtype=torch.float64).to(dtype)
+    U0 = (0.3 * torch.randn(p.m, p.d, generator=g, dtype=torch.float64)).to(dtype)
+    Ut = U0.T.contiguous()
+    f = FusedStep(p.taylor, "net").update(Ut, y, 0.1)
+    assert (f - p.taylor.f(U0)).abs().max() <= tol * f.abs().max()
+    want = U0 - 0.1 * autograd_grad(p.taylor, y, U=U0, model="net")
+    assert (Ut.T - want).abs().max() <= tol * U0.abs().max()
+    z = torch.linspace(-3, 3, 61, dtype=dtype)
+    act_ = en.activation(act)
+    d1 = act_.dsigma_from_sigma_(act_.sigma(z))
+    if act in ("tanh", "sigmoid_shift", "relu"):
+        assert (d1 - act_.dsigma(z)).abs().max() <= 10 * tol
+    else:
+        assert d1 is None

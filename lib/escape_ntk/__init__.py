@@ -7,7 +7,8 @@ only the first layer is trained. All randomness comes from an explicit ``torch.G
 Public surface (``__all__``): the primitives are flat (``en.ntk_gram``, ``en.Taylor``, ``en.train``, ...);
 namespaces hold the larger toolkits: ``en.symbolic`` (sympy identities), ``en.schematics`` (the overview
 page's pictures), both imported on first use, ``en.experiments`` (the combined-model driver) and
-``en.learning`` (kernel learning curves). Result tables: ``en.table``.
+``en.learning`` (kernel learning curves), ``en.taylor_nn`` (Taylor models of any torch module, the
+two-layer net and a small CNN as modules, their SGD loop). Result tables: ``en.table``.
 Activations: a positional ``act`` is an :class:`Activation` or a name ('relu', 'tanh', ...); a raw callable
 is accepted only by keyword, ``sigma=`` or ``dsigma=``, so its meaning never depends on a parameter's name.
 Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenbauer(d, l, t)``, ``n_k(d, k)``);
@@ -24,7 +25,8 @@ Module map (layers; a module imports only from layers above it, never from its o
                                      infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
                                      running sweeps (resume, staleness, provenance)
     4  kernels                       empirical NTK Gram, kernel ridge
-    5  models                        network, init, the Taylor model (one home of f, f_L, f_Q)
+    5  models, taylor_nn             network, init, the Taylor model (one home of f, f_L, f_Q);
+                                     Taylor models of any torch module (jvp, jvp of jvp)
     6  spectra, directions, regularizers, learning, sweeps
                                      float64 spectra and staircase helpers; Rayleigh quotients; R_1;
                                      the sweep declarations
@@ -52,7 +54,7 @@ from ._checks import LearningRateError
 
 # Inputs, activations, figures (chapter 1)
 from .activations import ACTIVATIONS, Activation, activation
-from .data import sample_gaussian, sample_inputs, sample_sphere
+from .data import digits_pair, sample_gaussian, sample_inputs, sample_sphere
 
 # Harmonic analysis (chapter 2)
 from .harmonics import (
@@ -100,6 +102,10 @@ from .directions import linear_energy, rayleigh_quotients
 from .spectra import block_means, eigvalsh, largest_gap, param_eigendirections, plateau_widths, top_eigh
 from .plotting import DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, mean_band, seed_bars, set_style, subplots
 
+# Taylor models of any torch module, real data (chapter 11)
+from . import taylor_nn
+from .taylor_nn import taylor_expand
+
 # Targets (chapter 1 on)
 from .targets import (
     Target,
@@ -123,7 +129,8 @@ from . import pipeline, results, sweeps
 
 from ._version import __version__
 
-_NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps")
+_NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps",
+               "taylor_nn")
 
 __all__ = [
     # namespaces
@@ -133,7 +140,8 @@ __all__ = [
     # seeds
     "SEED_ENV", "base_seed", "derive_seed", "generator",
     # activations and inputs
-    "ACTIVATIONS", "Activation", "activation", "sample_gaussian", "sample_inputs", "sample_sphere",
+    "ACTIVATIONS", "Activation", "activation", "digits_pair", "sample_gaussian", "sample_inputs",
+    "sample_sphere",
     # harmonics
     "MAX_DEGREE", "funk_hecke", "gegenbauer", "gegenbauer_moments", "harmonic_dimension",
     "hermite_coefficients", "hermite_normalized", "hermite_polynomial", "n_k", "normal_expectation",
@@ -145,7 +153,7 @@ __all__ = [
     "gram_from_features", "kernel_ridge", "ntk_gram", "MODELS", "Taylor", "init_symmetric", "network",
     "norm_24", "random_signs", "scale_movement", "sign_flip", "small_init", "linear_energy",
     "rayleigh_quotients", "block_means", "eigvalsh", "largest_gap", "param_eigendirections",
-    "plateau_widths", "top_eigh",
+    "plateau_widths", "top_eigh", "taylor_expand",
     # figures
     "DEGREE_COLORS", "MODEL_COLORS", "MODEL_LABELS", "degree_color", "mean_band", "seed_bars", "set_style",
     "subplots",

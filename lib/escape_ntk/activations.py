@@ -44,6 +44,16 @@ class Activation:
     _d2: Fn
     _d3: Fn
     smooth: bool = True
+    _d1_of_sigma: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def dsigma_from_sigma_(self, s: torch.Tensor) -> torch.Tensor | None:
+        """sigma'(z) written over s = sigma(z) in place (one elementwise pass), or None.
+
+        For activations whose derivative is a function of their value (tanh: 1 - s^2,
+        sigmoid_shift: s (1 - s), relu: 1{s > 0}); None for the others, which then need
+        ``dsigma(z)``. It saves the second transcendental pass of a network's GD step.
+        """
+        return None if self._d1_of_sigma is None else self._d1_of_sigma(s)
 
     def sigma(self, z):
         return _dual(self._sigma)(z)
@@ -86,6 +96,7 @@ ACTIVATIONS: dict[str, Activation] = {
             torch.zeros_like,
             torch.zeros_like,
             smooth=False,
+            _d1_of_sigma=lambda s: s.sign_(),
         ),
         Activation(
             "relu3", r"\mathrm{ReLU}(z)^3/6",
@@ -108,6 +119,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: _sig1(z) * (1 - _sig1(z)),
             lambda z: _sig1(z) * (1 - _sig1(z)) * (1 - 2 * _sig1(z)),
             lambda z: _sig1(z) * (1 - _sig1(z)) * (1 - 6 * _sig1(z) + 6 * _sig1(z) ** 2),
+            _d1_of_sigma=lambda s: torch.addcmul(s, s, s, value=-1, out=s),
         ),
         Activation(
             "tanh", r"\tanh(z)",
@@ -115,6 +127,8 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: 1 - torch.tanh(z) ** 2,
             lambda z: -2 * torch.tanh(z) * (1 - torch.tanh(z) ** 2),
             lambda z: -2 * (1 - torch.tanh(z) ** 2) * (1 - 3 * torch.tanh(z) ** 2),
+            _d1_of_sigma=lambda s: torch.addcmul(torch.ones((), dtype=s.dtype), s, s, value=-1,
+                                                 out=s),
         ),
         Activation(
             "erf", r"\mathrm{erf}(z)",

@@ -15,6 +15,7 @@ To add a sweep: write the task here, add its :class:`Sweep` to ``SWEEPS``, run
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 import os
@@ -22,7 +23,8 @@ import os
 import torch
 
 from . import targets as tg
-from .data import sample_sphere
+from . import taylor_nn as tn
+from .data import digits_pair, sample_sphere
 from .kernels import kernel_ridge, ntk_gram
 from .models import init_symmetric
 from .pipeline import Sweep, SweepError, grid, task_version
@@ -91,8 +93,76 @@ NTK_REGRESSION = Sweep(
     description="empirical-NTK ridge regression on the setting-A target: test error vs (d, n)",
 )
 
+@task_version("1")
+def digits_taylor(*, arch: str, width: int, lr: float, seed: int, classes, n_test: int,
+                  epochs: int, batch_size: int, act: str, device: torch.device,
+                  dtype: torch.dtype) -> dict:
+    """The network f, its quadratic Taylor model f0 + f_L + f_Q and its linearization f0 + f_L,
+    trained by SGD from the same init on a binary task of scikit-learn's 8x8 digits.
+
+    Draw order from ``torch.Generator().manual_seed(seed)``: the train/test split
+    (:func:`escape_ntk.data.digits_pair`), then the init: arch 'two-layer' is
+    :class:`escape_ntk.taylor_nn.TwoLayer` (paired init, width m = `width`, activation `act`,
+    only W trained); 'cnn' is :func:`escape_ntk.taylor_nn.small_cnn` (3 blocks of `width`
+    channels, ReLU). Each model runs :func:`escape_ntk.taylor_nn.sgd` (square loss, labels +-1).
+    Returns per model ("f", "LQ", "L") its curves over epochs 0..epochs (train_loss, test_loss,
+    train_acc, test_acc); gap_LQ, gap_L: mean test (f_model - f)^2 at the end; and the Taylor
+    terms of the trained network (delta = its movement): at_net_{LQ,L}_test_loss, at_net_Q_acc
+    (accuracy of the f_Q part alone, as in the authors' code). Runs on the CPU. Cost: epochs x
+    n / batch_size SGD steps per model; a TaylorModel step costs ~2 (L) or ~4 (LQ) network steps.
+    """
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"digits-taylor runs on the CPU only (small SGD steps); got device "
+                         f"{device}. Run it with --device cpu.")
+    g = torch.Generator().manual_seed(seed)
+    X, y, X_test, y_test = digits_pair(tuple(classes), n_test, g, dtype)
+    if arch == "two-layer":
+        W0, a = init_symmetric(width, X[0].numel(), g, dtype)
+        net = tn.TwoLayer(W0, a, act)
+    elif arch == "cnn":
+        net = tn.small_cnn(width, 3, X.shape[-1], "relu", g, dtype)
+    else:
+        raise ValueError(f"arch must be 'two-layer' or 'cnn'; got {arch!r}.")
+    models = {"f": copy.deepcopy(net), "LQ": tn.taylor_expand(net, 2), "L": tn.taylor_expand(net, 1)}
+    curves = tn.sgd(models, X, y, X_test, y_test, epochs=epochs, batch_size=batch_size, lr=lr)
+    out: dict = {k: {c: v[c].tolist() for c in ("train_loss", "test_loss", "train_acc", "test_acc")}
+                 for k, v in curves.items()}
+    with torch.no_grad():
+        f = models["f"](X_test)
+        for k in ("LQ", "L"):
+            out[f"gap_{k}"] = float((models[k](X_test) - f).square().mean())
+        at_net = tn.taylor_expand(net, 2).set_movement(models["f"])
+        f0, fL, fQ = at_net.terms(X_test)
+        for k, pred in (("LQ", f0 + fL + fQ), ("L", f0 + fL)):
+            out[f"at_net_{k}_test_loss"] = float((pred - y_test).square().mean())
+        out["at_net_Q_acc"] = float(((fQ * y_test) > 0).double().mean())
+        out["net_test_loss"] = float((f - y_test).square().mean())
+    return out
+
+
+def _digits_cost(p) -> float:
+    return (1.0 if p["arch"] == "two-layer" else 5.0) * p["epochs"]
+
+
+_DIGITS_FIXED = {"classes": [3, 8], "n_test": 100, "epochs": 100, "batch_size": 64,
+                 "act": "softplus_shift"}
+
+#: Chapter 11: f, f0 + f_L + f_Q and f0 + f_L trained on digits 3 vs 8, two-layer net and CNN.
+DIGITS_TAYLOR = Sweep(
+    name="digits-taylor",
+    task=digits_taylor,
+    tasks=(grid(arch=["two-layer"], width=[128], lr=[0.1], seed=range(5))
+           + grid(arch=["cnn"], width=[16], lr=[0.05], seed=range(5))),
+    fixed=_DIGITS_FIXED,
+    dtype="float64",
+    rtol=1e-7,
+    atol=1e-10,
+    cost=_digits_cost,
+    description="digits 3 vs 8: network vs its quadratic and linear Taylor models, SGD",
+)
+
 #: The library's sweeps by name (see :func:`registry` for sweeps declared elsewhere).
-SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION,)}
+SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION, DIGITS_TAYLOR)}
 
 #: Environment variable: comma-separated importable modules whose module-level Sweep objects
 #: join the registry (your own sweeps outside the library; the tests' small sweeps).

@@ -217,7 +217,9 @@ class FusedStep:
     Z = X Ut and grad^T = (r X)^T G, plus a few elementwise passes over preallocated n x m buffers
     (the thin rowsum(X * (S U)) GEMM is slower than an elementwise pass here, so row sums are
     elementwise). "LQ" uses V = S1 + S2 Z / 2: f = rowsum(Z * V) and G = S1 + S2 Z = 2 V - S1, so
-    the whole step is Z, V, Z * V, V - S1/2 and the two GEMMs. "net" adds sigma and sigma' over n x m.
+    the whole step is Z, V, Z * V, V - S1/2 and the two GEMMs. "net" adds sigma over n x m and sigma'
+    written over it in place (``Activation.dsigma_from_sigma_``: tanh, sigmoid_shift, relu), so one
+    transcendental pass per step, as in autograd; other activations evaluate sigma'(Z) too.
     """
 
     def __init__(self, taylor: Taylor, model: str, need_fL: bool = False):
@@ -244,9 +246,12 @@ class FusedStep:
         Z = self.buffer("Z", rows)
         if model == "net":
             torch.addmm(Z0, X, Ut, out=Z)
-            self.D1 = self.act.dsigma(Z)
             fL = (X * (S1 @ Ut.T)).sum(dim=1) if self.need_fL else None
-            return self.act.sigma(Z) @ self.a, fL
+            sig = self.act.sigma(Z)                           # one transcendental pass
+            f = sig @ self.a
+            D1 = self.act.dsigma_from_sigma_(sig)             # sigma' over sigma, in place
+            self.D1 = self.act.dsigma(Z) if D1 is None else D1
+            return f, fL
         torch.mm(X, Ut, out=Z)
         if model == "L":
             f = Z.mul_(S1).sum(dim=1)
