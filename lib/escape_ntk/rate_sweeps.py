@@ -160,6 +160,11 @@ def _nk(d: int, k: int) -> int:
     return sum(harmonic_dimension(d, l) for l in range(k + 1))
 
 
+#: Tolerance of the live recompute: float32 GD over 800 steps changes by up to ~3e-4 (relative)
+#: with torch's thread count (the GEMMs' summation order); the kernel records (float64) agree to
+#: ~1e-12. A stale record differs by far more.
+_RTOL = 2e-3
+
 _COMMON = {"steps": 800, "n_test": 2000, "lr_factor": 0.9, "init_scale": 0.1, "threshold": 0.25}
 
 # The windows of n bracket each model's threshold as measured in a one-seed calibration
@@ -181,8 +186,8 @@ RATES_A = Sweep(
     fixed={"target": "A", "m": 500, "act": "softplus_shift", "lam": 3.0,
            "ridges": [1e-6, 1e-4, 1e-2], **_COMMON},
     dtype="float32",
-    rtol=1e-4,
-    atol=1e-6,
+    rtol=_RTOL,
+    atol=1e-5,
     cost=_cost,
     description="rates, setting A's target (k, p) = (1, 2): test error of NTK regression and "
                 "the GD models over (model, d, n, seed)",
@@ -201,8 +206,8 @@ RATES_B = Sweep(
     fixed={"target": "B", "m": 1000, "act": "relu3", "lam": 1.0,
            "ridges": [1e-6, 1e-4, 1e-2], **_COMMON},
     dtype="float32",
-    rtol=1e-4,
-    atol=1e-6,
+    rtol=_RTOL,
+    atol=1e-5,
     cost=_cost,
     description="rates, setting B's target (k, p) = (2, 3): test error of NTK regression and "
                 "the GD models over (model, d, n, seed)",
@@ -219,8 +224,8 @@ RATES_DENSE = Sweep(
     fixed={"target": "dense", "m": 500, "act": "relu3", "lam": 0.0,
            "ridges": [1e-6, 1e-4, 1e-2], **_COMMON},
     dtype="float32",
-    rtol=1e-4,
-    atol=1e-6,
+    rtol=_RTOL,
+    atol=1e-5,
     cost=_cost,
     description="rates, the dense quadratic x^T A x: QuadNTK f_Q against NTK regression over "
                 "(model, d, n, seed)",

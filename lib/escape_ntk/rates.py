@@ -11,6 +11,7 @@ This module turns such tables into rates:
 * :func:`fit_exponent` -- least squares of log n* on log x, with x = d or x = B(d, l).
 * :func:`rate_fit` -- the exponent with its uncertainty: seeds resampled with replacement per d,
   n* recomputed, the line refitted (bootstrap); slope, its std and a 95 % interval.
+* :func:`curves` -- the (ns, errors) table of each d for one model of a loaded rate sweep.
 * :func:`plot_rates` -- n* against x on log-log axes with the fitted line and reference slopes.
 
 Pure NumPy on small arrays; cost O(n_boot * len(ds) * grid * seeds).
@@ -213,6 +214,49 @@ def rate_fit(curves: Mapping, threshold: float, *, degree: int | None = None,
     return RateFit(tuple(ds), tuple(x.tolist()), tuple(stars), degree, slope, c,
                    float(slopes.std()), tuple(np.percentile(slopes, [2.5, 97.5]).tolist()),
                    int(n_boot), dropped)
+
+
+def curves(df, model: str, *, value: str = "test", ridge="first") -> dict:
+    """{d: (ns, errors (len(ns), seeds))} of one model from a loaded rate sweep (one row per record).
+
+    df: a table with columns model, d, n, seed and ``value`` (``en.results.load`` of a rate
+    sweep). For the kernel model the value is a list over the sweep's ridge grid: ``ridge``
+    'first' takes the first (tiny, "ridgeless") ridge, 'oracle' the smallest error over the
+    grid (a ridge chosen on the test set), an integer that index. Every (d, n) must have the same
+    seeds (else ValueError naming the cell). Cost O(rows).
+    """
+    rows = df[df["model"] == model]
+    if len(rows) == 0:
+        raise ValueError(f"no rows for model {model!r}; models present: "
+                         f"{sorted(set(df['model']))}.")
+    if value not in df.columns:
+        raise ValueError(f"no column {value!r}; columns: {list(df.columns)}.")
+
+    def pick(v):
+        if not isinstance(v, list | tuple):
+            return float(v)
+        if ridge == "first":
+            return float(v[0])
+        if ridge == "oracle":
+            return float(min(v))
+        if isinstance(ridge, numbers.Integral) and not isinstance(ridge, bool):
+            return float(v[ridge])
+        raise ValueError(f"ridge must be 'first', 'oracle' or an index; got {ridge!r}.")
+
+    out = {}
+    for d in sorted(set(int(x) for x in rows["d"])):
+        sub = rows[rows["d"] == d]
+        ns = sorted(set(int(x) for x in sub["n"]))
+        seeds = sorted(set(int(x) for x in sub["seed"]))
+        E = np.full((len(ns), len(seeds)), np.nan)
+        for n_, s_, v in zip(sub["n"], sub["seed"], sub[value], strict=True):
+            E[ns.index(int(n_)), seeds.index(int(s_))] = pick(v)
+        if np.isnan(E).any():
+            i, j = np.argwhere(np.isnan(E))[0]
+            raise ValueError(f"model {model!r}, d = {d}: no record for n = {ns[i]}, seed = "
+                             f"{seeds[j]}; every n needs the same seeds.")
+        out[d] = (np.array(ns, dtype=np.float64), E)
+    return out
 
 
 def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapping | None = None,
