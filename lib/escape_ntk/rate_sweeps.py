@@ -143,12 +143,14 @@ def ngrid(lo: float, hi: float, per_octave: int = 4) -> list[int]:
 
 
 def _windows(models: dict, seeds) -> list[dict]:
-    """Ragged grid: {model: (ds, window)} with window(d) = (lo, hi), the n range of that d."""
+    """Ragged grid: {model: (ds, window)} with window(d) = (lo, hi) or (lo, hi, n_min), the n
+    range of that d (grid points <= n_min are left out: the penalty needs n > n_k)."""
     tasks = []
     for model, (ds, window) in models.items():
         for d in ds:
-            lo, hi = window(d)
-            tasks += grid(model=[model], d=[d], n=ngrid(lo, hi), seed=seeds)
+            lo, hi, *n_min = window(d)
+            ns = [n for n in ngrid(lo, hi) if not n_min or n > n_min[0]]
+            tasks += grid(model=[model], d=[d], n=ns, seed=seeds)
     return tasks
 
 
@@ -178,7 +180,7 @@ RATES_A = Sweep(
     task=rate_point,
     tasks=_windows({
         "ntk": ([10, 14, 20, 28, 40, 56], lambda d: (0.25 * _b(d, 2), 2.5 * _b(d, 2))),
-        "LQR1": ([10, 14, 20, 28, 40, 56], lambda d: (d + 2, 10 * d)),
+        "LQR1": ([10, 14, 20, 28, 40, 56], lambda d: (d + 2, 10 * d, _nk(d, 1))),
         "LQ": ([10, 14, 20, 28, 40], lambda d: (0.25 * _b(d, 2), 2 * _b(d, 2))),
         "Q": ([10, 14, 20, 28, 40], lambda d: (0.25 * _b(d, 2), 2.5 * _b(d, 2))),
         "L": ([10, 14, 20, 28, 40], lambda d: (0.4 * _b(d, 2), 2.5 * _b(d, 2))),
@@ -199,7 +201,7 @@ RATES_B = Sweep(
     task=rate_point,
     tasks=_windows({
         "ntk": ([10, 14, 20, 28], lambda d: (0.6 * _b(d, 3), 2.2 * _b(d, 3))),
-        "LQR1": ([10, 14, 20, 28], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2))),
+        "LQR1": ([10, 14, 20, 28], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2), _nk(d, 2))),
         "LQ": ([10, 14, 20, 28], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2))),
         "Q": ([10, 14, 20, 28], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2))),
     }, [0, 1, 2]),
