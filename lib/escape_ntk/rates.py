@@ -264,7 +264,8 @@ def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapp
     """n* against x (d or B(d, l)) on log-log axes: one marker series and fitted line per fit.
 
     fits: {name: RateFit}; references: exponents k for dashed lines x^k through (x_min,
-    ``ref_anchor``) (default: the smallest n* plotted), labelled 'd^k' (or 'B^k').
+    ``ref_anchor``) (default: the smallest n* plotted), labelled 'd^k' (or 'B^k'). The x ticks
+    are the plotted abscissae.
     """
     if not fits:
         raise ValueError("fits is empty; pass {name: RateFit}.")
@@ -276,6 +277,12 @@ def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapp
         line = ax.loglog(f.x, f.nstar, "o", color=col,
                          label=f"{labels.get(name, name)}: slope {f.slope:.2f} ± {f.std:.2f}")[0]
         ax.loglog(grid, f.predict(grid), "-", color=line.get_color(), lw=1.2)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ticks = sorted(set(xs.tolist()))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     anchor = ref_anchor or min(v for f in fits.values() for v in f.nstar)
     sym = "d" if all(f.degree is None for f in fits.values()) else "B"
     for k in references:
