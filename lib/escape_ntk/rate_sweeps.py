@@ -144,7 +144,8 @@ def ngrid(lo: float, hi: float, per_octave: int = 4) -> list[int]:
 
 def _windows(models: dict, seeds) -> list[dict]:
     """Ragged grid: {model: (ds, window)} with window(d) = (lo, hi) or (lo, hi, n_min), the n
-    range of that d (grid points <= n_min are left out: the penalty needs n > n_k)."""
+    range of that d (grid points <= n_min are left out: the driver builds the penalty, for
+    every GD model, from the top n_k eigenvectors of the Gram, so it needs n > n_k)."""
     tasks = []
     for model, (ds, window) in models.items():
         for d in ds:
@@ -203,8 +204,8 @@ RATES_B = Sweep(
         "ntk": ([10, 14, 20, 28], lambda d: (0.45 * _b(d, 3), min(1.8 * _b(d, 3), 6144))),
         "LQR1": ([10, 14, 20, 28], lambda d: (1.1 * _nk(d, 2), (3.5 if d < 28 else 3) * _nk(d, 2),
                                               _nk(d, 2))),
-        "LQ": ([10, 14, 20], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2))),
-        "Q": ([10, 14, 20], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2))),
+        "LQ": ([10, 14, 20], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2), _nk(d, 2))),
+        "Q": ([10, 14, 20], lambda d: (1.1 * _nk(d, 2), 3.5 * _nk(d, 2), _nk(d, 2))),
     }, [0, 1, 2]),
     fixed={"target": "B", "m": 1000, "act": "relu3", "lam": 1.0,
            "ridges": [1e-6, 1e-4, 1e-2], **_COMMON},
