@@ -264,8 +264,8 @@ def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapp
     """n* against x (d or B(d, l)) on log-log axes: one marker series and fitted line per fit.
 
     fits: {name: RateFit}; references: exponents k for dashed lines x^k through (x_min,
-    ``ref_anchor``) (default: the smallest n* plotted), labelled 'd^k' (or 'B^k'). The x ticks
-    are the plotted abscissae.
+    ``ref_anchor``) (default: the smallest n* plotted), labelled 'd^k' (or 'B^k'). Against d,
+    the x ticks are the plotted dimensions.
     """
     if not fits:
         raise ValueError("fits is empty; pass {name: RateFit}.")
@@ -277,15 +277,15 @@ def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapp
         line = ax.loglog(f.x, f.nstar, "o", color=col,
                          label=f"{labels.get(name, name)}: slope {f.slope:.2f} ± {f.std:.2f}")[0]
         ax.loglog(grid, f.predict(grid), "-", color=line.get_color(), lw=1.2)
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-    ticks = sorted(set(xs.tolist()))
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
     anchor = ref_anchor or min(v for f in fits.values() for v in f.nstar)
     sym = "d" if all(f.degree is None for f in fits.values()) else "B"
     for k in references:
         ax.loglog(grid, anchor * (grid / grid[0]) ** k, "--", color="0.55", lw=0.9)
         ax.annotate(f"${sym}^{{{k:g}}}$", (grid[-1], anchor * (grid[-1] / grid[0]) ** k),
                     fontsize=9, color="0.35", ha="left", va="center")
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    if sym == "d":                   # ticks at the dimensions (after loglog, which resets them)
+        ax.xaxis.set_major_locator(FixedLocator(sorted(set(xs.tolist()))))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
