@@ -132,7 +132,8 @@ class RateFit:
     """A fitted rate n* ~ c x^slope: x is d (``degree`` None) or B(d, degree).
 
     ds, x, nstar: the dimensions, abscissae and thresholds of the full data; slope, c: the fit;
-    std, ci (2.5 %, 97.5 %): over ``n_boot`` bootstrap resamples of the seeds per d; ``dropped``:
+    std, ci (2.5 %, 97.5 %): over ``n_boot`` bootstrap resamples of the seeds per d (``str``
+    shows slope ± std); ``dropped``:
     resamples in which some d did not reach the threshold (left out of std and ci).
     """
 
@@ -149,8 +150,8 @@ class RateFit:
 
     def __str__(self) -> str:
         against = "d" if self.degree is None else f"B(d, {self.degree})"
-        return (f"n* ~ {self.c:.3g} {against}^{self.slope:.2f} (bootstrap std {self.std:.2f}, "
-                f"95% [{self.ci[0]:.2f}, {self.ci[1]:.2f}])")
+        return (f"n* ~ {self.c:.3g} {against}^({self.slope:.2f} ± {self.std:.2f}) "
+                f"(95% [{self.ci[0]:.2f}, {self.ci[1]:.2f}])")
 
     def predict(self, x) -> np.ndarray:
         """c x^slope."""
