@@ -15,9 +15,8 @@ import torch
 from sweep_fixtures import FLAKY, PID_DIR_ENV, SLOW, TINY
 
 import escape_ntk as en
-from escape_ntk import rate_sweeps
 from escape_ntk import pipeline as pl
-from escape_ntk import results
+from escape_ntk import rate_sweeps, results
 
 TESTS = Path(__file__).resolve().parent
 CORE = ("sweep", "task", "version", "params", "metrics")

@@ -277,7 +277,8 @@ def plot_rates(ax, fits: Mapping, *, colors: Mapping | None = None, labels: Mapp
         col = colors.get(name)
         line = ax.loglog(f.x, f.nstar, "o", color=col,
                          label=f"{labels.get(name, name)}: slope {f.slope:.2f} ± {f.std:.2f}")[0]
-        ax.loglog(grid, f.predict(grid), "-", color=line.get_color(), lw=1.2)
+        own = np.geomspace(min(f.x), max(f.x), 50)      # each line over its own range of x
+        ax.loglog(own, f.predict(own), "-", color=line.get_color(), lw=1.2)
     anchor = ref_anchor or min(v for f in fits.values() for v in f.nstar)
     sym = "d" if all(f.degree is None for f in fits.values()) else "B"
     for k in references:
