@@ -296,6 +296,17 @@ BAD = {
     "digits_pair class 10": lambda: en.digits_pair((3, 10)),
     "digits_pair n_test too large": lambda: en.digits_pair((3, 8), 400),
     "digits_pair numpy generator": lambda: en.digits_pair((3, 8), 50, np.random.default_rng(0)),
+    # rates: learning thresholds and exponent fits
+    "n_star errors wrong shape": lambda: en.rates.n_star([10, 20], [[0.1, 0.2]], 0.25),
+    "n_star nan error": lambda: en.rates.n_star([10, 20], [[float("nan")], [0.1]], 0.25),
+    "n_star decreasing grid": lambda: en.rates.n_star([20, 10], [[0.3], [0.1]], 0.25),
+    "n_star threshold bool": lambda: en.rates.n_star([10, 20], [[0.3], [0.1]], True),
+    "fit_exponent one x": lambda: en.rates.fit_exponent([10, 10], [5, 6]),
+    "rate_fit not reached": lambda: en.rates.rate_fit({8: ([1, 2], [[.9], [.8]]),
+                                                       9: ([1, 2], [[.9], [.1]])}, 0.25),
+    "rate_fit degree 0": lambda: en.rates.rate_fit({8: ([1, 2], [[.9], [.1]]),
+                                                    9: ([1, 2], [[.9], [.1]])}, 0.25, degree=0),
+    "plot_rates no fits": lambda: en.rates.plot_rates(None, {}),
 }
 
 

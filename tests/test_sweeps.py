@@ -16,7 +16,7 @@ from sweep_fixtures import FLAKY, PID_DIR_ENV, SLOW, TINY
 
 import escape_ntk as en
 from escape_ntk import pipeline as pl
-from escape_ntk import results
+from escape_ntk import rate_sweeps, results
 
 TESTS = Path(__file__).resolve().parent
 CORE = ("sweep", "task", "version", "params", "metrics")
@@ -302,7 +302,7 @@ def test_cuda_matches_cpu(tiny, tmp_path):
 
 # ----------------------------------------------------------------------------- stored sweeps
 
-@pytest.mark.parametrize("name", sorted(en.sweeps.SWEEPS))
+@pytest.mark.parametrize("name", sorted(en.sweeps.SWEEPS) + sorted(rate_sweeps.RATE_SWEEPS))
 def test_stored_sweep_loads_and_recomputes(name):
     """Every committed sweep is complete, current, and equal to a live recompute of 2 cheap
     records (the smallest quarter by declared cost)."""

@@ -21,9 +21,10 @@ Module map (layers; a module imports only from layers above it, never from its o
                                      sigma and its derivatives; inputs; figure style; result tables;
                                      sweep records (atomic JSON, content hash); per-section seeds
     2  harmonics, executors          Hermite, Gegenbauer, Funk-Hecke, B(d, l), n_k; sweep executors
-    3  infinite, targets, symbolic, pipeline
+    3  infinite, targets, symbolic, pipeline, rates
                                      infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
-                                     running sweeps (resume, staleness, provenance)
+                                     running sweeps (resume, staleness, provenance); learning
+                                     thresholds n*(d) and fitted exponents (seed bootstrap)
     4  kernels                       empirical NTK Gram, kernel ridge
     5  models, taylor_nn             network, init, the Taylor model (one home of f, f_L, f_Q);
                                      Taylor models of any torch module (jvp, jvp of jvp)
@@ -33,6 +34,8 @@ Module map (layers; a module imports only from layers above it, never from its o
     7  train, results                the fused GD trainer, stability checks, History; stored sweeps
     8  experiments, bench, schematics, __main__
                                      the combined-model driver, benchmarks, overview pictures, the CLI
+    9  rate_sweeps                   the rate chapter's sweeps (their tasks use the driver; the
+                                     sweep registry imports them by name)
 
 Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
 ``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the
@@ -127,10 +130,13 @@ from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue
 # Stored sweeps (python -m escape_ntk): declarations, machinery, loading and live checks
 from . import pipeline, results, sweeps
 
+# Sample-complexity rates: n*(d), fitted exponents with a seed bootstrap (the rate chapter)
+from . import rates
+
 from ._version import __version__
 
 _NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps",
-               "taylor_nn")
+               "taylor_nn", "rates")
 
 __all__ = [
     # namespaces

@@ -169,9 +169,17 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION, DIGITS_TAYLOR)}
 PLUGINS_ENV = "ESCAPE_NTK_SWEEPS"
 
 
+#: Library modules above this one in the module map (their tasks train models) whose
+#: ``RATE_SWEEPS`` join the registry; imported by name on first use of :func:`registry`.
+LIBRARY_SWEEP_MODULES = ("escape_ntk.rate_sweeps",)
+
+
 def registry() -> dict[str, Sweep]:
-    """Every declared sweep: the library's, then those of the modules in $ESCAPE_NTK_SWEEPS."""
+    """Every declared sweep: the library's (this module's and those of ``LIBRARY_SWEEP_MODULES``),
+    then those of the modules in $ESCAPE_NTK_SWEEPS."""
     out = dict(SWEEPS)
+    for mod in LIBRARY_SWEEP_MODULES:
+        out.update(importlib.import_module(mod).RATE_SWEEPS)
     for mod in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
         try:
             module = importlib.import_module(mod)
