@@ -178,7 +178,7 @@ def _mlp_cost(p) -> float:
 
 #: n = c d^2 grid of the MLP sweep: per d, the multiples c that the stored records bracket n*
 #: with (see the chapter on real networks for the rule and its check).
-MLP_GRID = {8: range(1, 21), 12: range(1, 21), 16: range(1, 21), 20: range(1, 21)}
+MLP_GRID = {12: range(1, 21), 16: range(1, 21), 20: range(1, 21), 24: range(1, 21)}
 
 #: The authors' realistic MLP experiment: n* = smallest n = c d^2 with test MSE < 0.1.
 MLP_REALISTIC = Sweep(
