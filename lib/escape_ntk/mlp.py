@@ -23,7 +23,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import as_tensor, check_dim, check_dtype, check_generator, check_positive_int
+from ._checks import (
+    as_tensor,
+    check_dim,
+    check_dtype,
+    check_generator,
+    check_labels,
+    check_positive_int,
+)
 from .harmonics import hermite_polynomial
 from .kernels import kernel_ridge
 from .targets import Target
@@ -148,10 +155,7 @@ class MLPStep:
         p = _check_params(params)
         self.X = _check_inputs(X, p)
         n = self.X.shape[0]
-        self.y = as_tensor(y, "y", ndim=1).to(self.X.dtype)
-        if self.y.shape[0] != n:
-            raise ValueError(f"y has {self.y.shape[0]} labels but X has n = {n} rows; pass one "
-                             f"label per input.")
+        self.y = check_labels(y, n, "y", self.X.dtype, what="X has")
         self.H = torch.empty(n, p.W1.shape[0], dtype=self.X.dtype)
         self.M = torch.empty(n, p.W1.shape[0], dtype=torch.bool)
 
@@ -189,7 +193,7 @@ def mlp_train(params: MLPParams, X, y, *, lr: float = LR, steps: int = STEPS,
     step = MLPStep(X, y, p)
     if X_test is not None:
         X_test = _check_inputs(X_test, p, "X_test")
-        y_test = as_tensor(y_test, "y_test", ndim=1).to(X_test.dtype)
+        y_test = check_labels(y_test, X_test.shape[0], "y_test", X_test.dtype, what="X_test has")
     grid = torch.linspace(0, math.log(steps), max(log_points - 1, 1)).exp().round().long()
     log_at = sorted({0, steps, *grid.tolist()})
     out = {"steps": log_at, "train": [], "test": [] if X_test is not None else None}
@@ -248,7 +252,7 @@ def mlp_ntk_regression(params: MLPParams, X, y, X_test, ridges) -> list[torch.Te
     p = _check_params(params).to(torch.float64)
     X = _check_inputs(as_tensor(X, "X", ndim=2).double(), p)
     X_test = _check_inputs(as_tensor(X_test, "X_test", ndim=2).double(), p, "X_test")
-    y = as_tensor(y, "y", ndim=1).double()
+    y = check_labels(y, X.shape[0], "y", torch.float64, what="X has")
     K = mlp_ntk_gram(p, X)
     K_test = mlp_ntk_gram(p, X_test, X)
     res = y - mlp_forward(p, X)

@@ -71,6 +71,8 @@ def taylor_gaps(problem, lam: float, checkpoints, lr: float | None = None) -> di
                 h = train(problem.taylor, problem.y, model=model, lr=lr, steps=b - a, lam=lam,
                           penalty=pen, U0=U if h is None else None, resume=h, log_points=2,
                           progress=False)
+                if h.interrupted:            # Ctrl-C: stop, never measure a half-trained run
+                    raise KeyboardInterrupt
                 U = h.U
             preds[model].append(test.predict(U, model))
             if model == "net":
@@ -159,6 +161,8 @@ def sign_flip_paths(taylor: Taylor, y, U0, lr: float, checkpoints, generator: to
                 h = train(taylor, y, model="LQ", lr=lr, steps=c - t, sign_flips=True,
                           generator=generator, U0=U if h is None else None, resume=h,
                           log_points=2, progress=False)
+                if h.interrupted:
+                    raise KeyboardInterrupt
                 U = h.U
             elif path == "net":
                 for _ in range(c - t):
