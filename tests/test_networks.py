@@ -155,3 +155,18 @@ def test_taylor_gaps_start_equal_and_the_network_tracks_its_quadratic_model():
     assert seg["gap_LQ"][-1] == pytest.approx(out["gap_LQ"][-1], rel=1e-12)
     with pytest.raises(ValueError, match="start at 0"):
         networks.taylor_gaps(problem, 0.0, [5, 10])
+
+
+def test_power_fit_recovers_an_exponent_and_its_spread():
+    x = torch.tensor([1.0, 2.0, 4.0, 8.0])
+    g = torch.Generator().manual_seed(0)
+    Y = 3 * x ** -0.25 * torch.exp(0.01 * torch.randn(3, 4, generator=g, dtype=torch.float64))
+    out = networks.power_fit(x, Y, torch.Generator().manual_seed(1), n_boot=300)
+    assert out["slope"] == pytest.approx(-0.25, abs=0.02) and out["std"] < 0.02
+    assert out["lo"] <= out["slope"] <= out["hi"]
+    exact = networks.power_fit(x, (x ** 2)[None].repeat(2, 1), n_boot=10)
+    assert exact["slope"] == pytest.approx(2.0, abs=1e-12) and exact["std"] < 1e-12
+    Y[0, 1] = float("nan")                                          # a missing value is skipped
+    assert math.isfinite(networks.power_fit(x, Y, g, n_boot=50)["slope"])
+    with pytest.raises(ValueError, match="positive"):
+        networks.power_fit(x, -Y)

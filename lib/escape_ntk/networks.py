@@ -175,3 +175,37 @@ def sign_flip_paths(taylor: Taylor, y, U0, lr: float, checkpoints, generator: to
             losses.append(float(sign_flip_expected_loss(taylor, U, y)))
         out[path] = losses
     return out
+
+
+def power_fit(x, Y, generator: torch.Generator | None = None, n_boot: int = 2000) -> dict:
+    """Fit log y = c + b log x to the seed means and bootstrap the exponent b over seeds.
+
+    x (k,) positive; Y (seeds, k) positive, row s = one seed's values at every x (a NaN marks a
+    missing value; a column needs one finite entry). Each bootstrap draw resamples the seeds
+    (rows) with replacement, independently per column, refits b on the log of the column means.
+    Returns {'slope', 'intercept', 'std' (bootstrap std of b), 'lo', 'hi' (2.5 and 97.5
+    percentiles)}. Cost O(n_boot seeds k).
+    """
+    x = torch.as_tensor(x, dtype=torch.float64)
+    Y = torch.as_tensor(Y, dtype=torch.float64)
+    if Y.ndim != 2 or Y.shape[1] != x.shape[0] or x.shape[0] < 2:
+        raise ValueError(f"Y must be (seeds, k) with k = len(x) >= 2 points; got Y "
+                         f"{tuple(Y.shape)}, x {tuple(x.shape)}.")
+    if bool((x <= 0).any()) or bool((Y[~Y.isnan()] <= 0).any()):
+        raise ValueError("power_fit needs positive x and Y (it fits on log-log axes).")
+    generator = check_generator(generator)
+    lx = x.log()
+
+    def fit(means: torch.Tensor) -> tuple[float, float]:
+        A = torch.stack([torch.ones_like(lx), lx], dim=1)
+        sol = torch.linalg.lstsq(A, means.log()[:, None]).solution[:, 0]
+        return float(sol[1]), float(sol[0])
+
+    b, c = fit(Y.nanmean(dim=0))
+    s = Y.shape[0]
+    idx = torch.randint(0, s, (n_boot, s, Y.shape[1]), generator=generator)
+    boots = torch.gather(Y.expand(n_boot, -1, -1), 1, idx).nanmean(dim=1)     # (n_boot, k)
+    slopes = torch.tensor([fit(row)[0] for row in boots if not bool(row.isnan().any())],
+                          dtype=torch.float64)
+    return {"slope": b, "intercept": c, "std": float(slopes.std()),
+            "lo": float(slopes.quantile(0.025)), "hi": float(slopes.quantile(0.975))}
