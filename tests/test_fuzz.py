@@ -293,6 +293,8 @@ BAD = {
     "sign_flip_expected_grad y length": lambda: en.networks.sign_flip_expected_grad(T, U, y[:3]),
     "sign_flip_paths unknown path": lambda: en.networks.sign_flip_paths(T, y, U, 0.1, [0, 1], _gen(),
                                                                           paths=("exact",)),
+    "power_fit shapes": lambda: en.networks.power_fit([1.0, 2.0], [[1.0, 2.0, 3.0]]),
+    "power_fit negative": lambda: en.networks.power_fit([1.0, 2.0], [[1.0, -2.0]]),
     "sign_flip_paths int generator": lambda: en.networks.sign_flip_paths(T, y, U, 0.1, [0, 1], 3),
 }
 
