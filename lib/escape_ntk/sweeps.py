@@ -94,6 +94,12 @@ NTK_REGRESSION = Sweep(
     description="empirical-NTK ridge regression on the setting-A target: test error vs (d, n)",
 )
 
+def _cpu_only(name: str, device) -> None:
+    if getattr(device, "type", str(device)) != "cpu":
+        raise SweepError(f"sweep {name!r} runs on the CPU (its trainer and records are CPU "
+                         f"float32); drop --device {device}.")
+
+
 @task_version("1")
 def net_taylor(*, m: int, seed: int, d: int, n: int, n_test: int, act: str, lam: float,
                checkpoints, lr_factor: float, init_scale: float, device: torch.device,
@@ -107,6 +113,7 @@ def net_taylor(*, m: int, seed: int, d: int, n: int, n_test: int, act: str, lam:
     {"plain": gaps, "R1": gaps}, each the dict of taylor_gaps (series over ``checkpoints``).
     CPU only (the Taylor objects live there). Cost 6 x max(checkpoints) GD steps of O(nmd).
     """
+    _cpu_only("net-taylor", device)
     setting = ex.SETTING_A.replace(d=d, n=n, m=m, n_test=n_test, act=act, lam=lam,
                                    steps=max(checkpoints), lr_factor=lr_factor,
                                    init_scale=init_scale)
@@ -152,6 +159,7 @@ def mlp_realistic(*, d: int, c: int, seed: int, width: int, lr: float, steps: in
     (:func:`escape_ntk.mlp.mlp_ntk_regression`, float64) per ridge, ``ntk_best`` its minimum;
     None above. Cost steps x O(n w d) + O(n^3/3 len(ridges)).
     """
+    _cpu_only("mlp-realistic", device)
     g = torch.Generator().manual_seed(seed)
     target = mlp_.authors_target(d, g)
     p0 = mlp_.mlp_init(d, width, g, torch.float64, init)
