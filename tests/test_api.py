@@ -18,7 +18,7 @@ def _layers() -> dict[str, int]:
     """{module: layer} parsed from the module map in the package docstring."""
     layers = {}
     for line in en.__doc__.splitlines():
-        m = re.match(r"\s+(\d)\s+([a-z_, ]+?)\s{2,}", line + "  ")
+        m = re.match(r"\s+(\d+)\s+([a-z_, ]+?)\s{2,}", line + "  ")
         if m:
             for name in m.group(2).split(","):
                 layers[name.strip()] = int(m.group(1))

@@ -37,6 +37,7 @@ y = torch.randn(n, generator=g, dtype=torch.float64)
 U = 0.1 * torch.randn(m, d, generator=g, dtype=torch.float64)
 K = T.gram()
 PEN = en.R1Penalty.spectral(K, 3)
+MLP_P = en.mlp.mlp_init(d, 5, _gen(1))
 PEN_OTHER = en.R1Penalty.spectral(en.Taylor(X[:8], W, a, "tanh").gram(), 3)
 ASYM = K + torch.triu(torch.ones(n, n, dtype=torch.float64), 1)
 NAN = X.clone()
@@ -307,6 +308,26 @@ BAD = {
     "rate_fit degree 0": lambda: en.rates.rate_fit({8: ([1, 2], [[.9], [.1]]),
                                                     9: ([1, 2], [[.9], [.1]])}, 0.25, degree=0),
     "plot_rates no fits": lambda: en.rates.plot_rates(None, {}),
+    # the authors' MLP (en.mlp) and the network-vs-Taylor drivers (en.networks)
+    "mlp_init unknown init": lambda: en.mlp.mlp_init(4, 5, g, init="kaiming"),
+    "mlp_init d 0": lambda: en.mlp.mlp_init(0, 5, g),
+    "mlp_forward wrong columns": lambda: en.mlp.mlp_forward(MLP_P, torch.ones(3, 5, dtype=torch.float64)),
+    "mlp_forward not params": lambda: en.mlp.mlp_forward((W, a), X),
+    "mlp_forward float32 inputs": lambda: en.mlp.mlp_forward(MLP_P, X.float()),
+    "MLPStep label count": lambda: en.mlp.MLPStep(X, y[:5], MLP_P),
+    "mlp_train steps 0": lambda: en.mlp.mlp_train(MLP_P, X, y, steps=0),
+    "mlp_train diverges": lambda: en.mlp.mlp_train(MLP_P, X, y * 1e3, lr=1e3, steps=30),
+    "mlp_ntk_gram Y columns": lambda: en.mlp.mlp_ntk_gram(MLP_P, X, X[:, :2]),
+    "mlp_ntk_regression y length": lambda: en.mlp.mlp_ntk_regression(MLP_P, X, y[:3], X, [1e-3]),
+    "authors_target d 0": lambda: en.mlp.authors_target(0, g),
+    "taylor_gaps checkpoints": lambda: en.networks.taylor_gaps(ex.prepare(TINY, _gen()), 0.0, [2, 1]),
+    "sign_flip_expected_grad U shape": lambda: en.networks.sign_flip_expected_grad(T, U[:2], y),
+    "sign_flip_expected_grad y length": lambda: en.networks.sign_flip_expected_grad(T, U, y[:3]),
+    "sign_flip_paths unknown path": lambda: en.networks.sign_flip_paths(T, y, U, 0.1, [0, 1], _gen(),
+                                                                          paths=("exact",)),
+    "power_fit shapes": lambda: en.networks.power_fit([1.0, 2.0], [[1.0, 2.0, 3.0]]),
+    "power_fit negative": lambda: en.networks.power_fit([1.0, 2.0], [[1.0, -2.0]]),
+    "sign_flip_paths int generator": lambda: en.networks.sign_flip_paths(T, y, U, 0.1, [0, 1], 3),
 }
 
 

@@ -6,9 +6,11 @@ only the first layer is trained. All randomness comes from an explicit ``torch.G
 
 Public surface (``__all__``): the primitives are flat (``en.ntk_gram``, ``en.Taylor``, ``en.train``, ...);
 namespaces hold the larger toolkits: ``en.symbolic`` (sympy identities), ``en.schematics`` (the overview
-page's pictures), both imported on first use, ``en.experiments`` (the combined-model driver) and
+page's pictures), both imported on first use, ``en.experiments`` (the combined-model driver),
 ``en.learning`` (kernel learning curves), ``en.taylor_nn`` (Taylor models of any torch module, the
-two-layer net and a small CNN as modules, their SGD loop). Result tables: ``en.table``.
+two-layer net and a small CNN as modules, their SGD loop), ``en.mlp`` (the authors' ReLU MLP),
+``en.networks`` (networks against their Taylor models, sign flips) and ``en.rates`` (learning
+thresholds and fitted exponents). Result tables: ``en.table``.
 Activations: a positional ``act`` is an :class:`Activation` or a name ('relu', 'tanh', ...); a raw callable
 is accepted only by keyword, ``sigma=`` or ``dsigma=``, so its meaning never depends on a parameter's name.
 Argument order: dimension before degree (``harmonic_dimension(d, l)``, ``gegenbauer(d, l, t)``, ``n_k(d, k)``);
@@ -26,16 +28,19 @@ Module map (layers; a module imports only from layers above it, never from its o
                                      running sweeps (resume, staleness, provenance); learning
                                      thresholds n*(d) and fitted exponents (seed bootstrap)
     4  kernels                       empirical NTK Gram, kernel ridge
-    5  models, taylor_nn             network, init, the Taylor model (one home of f, f_L, f_Q);
+    5  models, mlp, taylor_nn        network, init, the Taylor model (one home of f, f_L, f_Q); the
+                                     authors' ReLU MLP with biases (fused GD step, closed-form NTK);
                                      Taylor models of any torch module (jvp, jvp of jvp)
-    6  spectra, directions, regularizers, learning, sweeps
-                                     float64 spectra and staircase helpers; Rayleigh quotients; R_1;
-                                     the sweep declarations
-    7  train, results                the fused GD trainer, stability checks, History; stored sweeps
-    8  experiments, bench, schematics, __main__
-                                     the combined-model driver, benchmarks, overview pictures, the CLI
-    9  rate_sweeps                   the rate chapter's sweeps (their tasks use the driver; the
-                                     sweep registry imports them by name)
+    6  spectra, directions, regularizers, learning
+                                     float64 spectra and staircase helpers; Rayleigh quotients; R_1
+    7  train                         the fused GD trainer, stability checks, History
+    8  experiments, networks, bench, schematics
+                                     the combined-model driver, network vs Taylor models and sign
+                                     flips, benchmarks, overview pictures
+    9  sweeps, rate_sweeps           the sweep declarations (the registry imports rate_sweeps,
+                                     the rate chapter's sweeps, by name)
+    10 results                       stored sweeps for chapters
+    11 __main__                      the CLI
 
 Heavy third-party modules are imported on first use, so ``import escape_ntk`` costs little beyond
 ``import torch``: sympy (``en.symbolic``), matplotlib (the plotting helpers), scipy.special (the
@@ -44,7 +49,7 @@ quadrature rules) and scipy.sparse.linalg (Lanczos).
 
 import importlib
 
-from . import experiments, learning
+from . import experiments, learning, mlp, networks
 
 # Result tables (every chapter)
 from .tables import Table, table
@@ -136,7 +141,7 @@ from . import rates
 from ._version import __version__
 
 _NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps",
-               "taylor_nn", "rates")
+               "taylor_nn", "rates", "mlp", "networks")
 
 __all__ = [
     # namespaces

@@ -22,11 +22,14 @@ import os
 
 import torch
 
+from . import experiments as ex
+from . import mlp as mlp_
 from . import targets as tg
 from . import taylor_nn as tn
-from .data import digits_pair, sample_sphere
+from .data import digits_pair, sample_gaussian, sample_sphere
 from .kernels import kernel_ridge, ntk_gram
 from .models import init_symmetric
+from .networks import taylor_gaps
 from .pipeline import Sweep, SweepError, grid, task_version
 
 
@@ -91,6 +94,131 @@ NTK_REGRESSION = Sweep(
     atol=1e-10,
     cost=_ntk_regression_cost,
     description="empirical-NTK ridge regression on the setting-A target: test error vs (d, n)",
+)
+
+def _cpu_only(name: str, device) -> None:
+    if getattr(device, "type", str(device)) != "cpu":
+        raise SweepError(f"sweep {name!r} runs on the CPU (its trainer and records are CPU "
+                         f"float32); drop --device {device}.")
+
+
+@task_version("1")
+def net_taylor(*, m: int, seed: int, d: int, n: int, n_test: int, act: str, lam: float,
+               checkpoints, lr_factor: float, init_scale: float, device: torch.device,
+               dtype: torch.dtype) -> dict:
+    """The network f(W0 + U) against f_L + f_Q and f_L on setting A at width m.
+
+    The problem is :func:`escape_ntk.experiments.prepare` of ``SETTING_A`` with these sizes from
+    ``torch.Generator().manual_seed(seed)`` (data, target, paired W0, small U0 in ``dtype``);
+    :func:`escape_ntk.networks.taylor_gaps` then trains "net", "LQ", "L" from W0 + U0 without
+    (``plain``) and with R_1 (``R1``, weight lam on the spectral top-n_k subspace). Returns
+    {"plain": gaps, "R1": gaps}, each the dict of taylor_gaps (series over ``checkpoints``).
+    CPU only (the Taylor objects live there). Cost 6 x max(checkpoints) GD steps of O(nmd).
+    """
+    _cpu_only("net-taylor", device)
+    setting = ex.SETTING_A.replace(d=d, n=n, m=m, n_test=n_test, act=act, lam=lam,
+                                   steps=max(checkpoints), lr_factor=lr_factor,
+                                   init_scale=init_scale)
+    problem = ex.prepare(setting, torch.Generator().manual_seed(seed), dtype)
+    return {"plain": taylor_gaps(problem, 0.0, checkpoints),
+            "R1": taylor_gaps(problem, lam, checkpoints)}
+
+
+def _net_taylor_cost(p) -> float:
+    return p["m"] + 200.0          # O(m) GEMMs plus fixed cost (data, Gram, eigh)
+
+
+#: The network against its Taylor models over widths m (setting A, with and without R_1).
+NET_TAYLOR = Sweep(
+    name="net-taylor",
+    task=net_taylor,
+    tasks=grid(m=[250, 500, 1000, 2000, 4000], seed=[0, 1, 2]),
+    fixed={"d": 40, "n": 250, "n_test": 1000, "act": "softplus_shift", "lam": 3.0,
+           "checkpoints": [0, 25, 50, 100, 200, 400, 800], "lr_factor": 0.9, "init_scale": 0.1},
+    dtype="float32",
+    rtol=2e-3,
+    atol=1e-6,
+    cost=_net_taylor_cost,
+    description="network vs f_L + f_Q vs f_L on setting A: prediction gaps vs width m",
+)
+
+
+@task_version("1")
+def mlp_realistic(*, d: int, c: int, seed: int, width: int, lr: float, steps: int,
+                  n_test: int, init: str, ntk_max_n: int, ridges, threshold: float,
+                  device: torch.device,
+                  dtype: torch.dtype) -> dict:
+    """The authors' MLP experiment at one (d, n = c d^2, seed): train, then the NTK at init.
+
+    Draw order from ``torch.Generator().manual_seed(seed)``: the target's beta
+    (:func:`escape_ntk.mlp.authors_target`), the initial parameters (:func:`escape_ntk.mlp.mlp_init`),
+    X_test (n_test, d), X (n, d), all N(0, 1) in float64; so one (d, seed) shares target, init
+    and test set across n (as the authors' fixed keys do). Full-batch GD on all layers
+    (:func:`escape_ntk.mlp.mlp_train`) in ``dtype``. Returns test and train (MSE at the log
+    points, and the final values ``final_test``, ``final_train``; ``passed``: final_test <
+    threshold) and, for n <= ntk_max_n,
+    ``ntk_test``: the test MSE of kernel regression with the network's empirical NTK at init
+    (:func:`escape_ntk.mlp.mlp_ntk_regression`, float64) per ridge, ``ntk_best`` its minimum;
+    None above. Cost steps x O(n w d) + O(n^3/3 len(ridges)).
+    """
+    _cpu_only("mlp-realistic", device)
+    g = torch.Generator().manual_seed(seed)
+    target = mlp_.authors_target(d, g)
+    p0 = mlp_.mlp_init(d, width, g, torch.float64, init)
+    X_test = sample_gaussian(n_test, d, g)
+    X = sample_gaussian(c * d * d, d, g)
+    y, y_test = target(X), target(X_test)
+    out = mlp_.mlp_train(p0.to(dtype), X.to(dtype), y.to(dtype), lr=lr, steps=steps,
+                         X_test=X_test.to(dtype), y_test=y_test.to(dtype))
+    res = {"steps": out["steps"], "train": out["train"], "test": out["test"],
+           "final_test": out["test"][-1], "final_train": out["train"][-1],
+           "passed": bool(out["test"][-1] < threshold),
+           "ntk_test": None, "ntk_best": None}
+    if X.shape[0] <= ntk_max_n:
+        preds = mlp_.mlp_ntk_regression(p0, X, y, X_test, ridges)
+        res["ntk_test"] = [float((q - y_test).square().mean()) for q in preds]
+        res["ntk_best"] = min(res["ntk_test"])
+    return res
+
+
+def _mlp_cost(p) -> float:
+    # ~40 us of fixed cost per step plus ~10 ns per n d (one core, float32)
+    return p["steps"] * (4e4 + 10.0 * p["c"] * p["d"] ** 3) / 1e6
+
+
+#: The scans of the MLP sweep, (d, seed): (first c, c of the first pass), n = c d^2: each scan
+#: runs c upward from c_0(d) (1 for d = 12, 5 for d = 16, 4 for d = 20, 24) and stops at the
+#: first c whose test MSE is below the threshold (the authors' rule); the chapter on real
+#: networks checks that every scan's first record fails and only its last passes.
+MLP_SCANS = {
+    (12, 0): (1, 11),
+    (12, 1): (1, 9),
+    (12, 2): (1, 14),
+    (16, 0): (5, 10),
+    (16, 1): (5, 9),
+    (16, 2): (5, 8),
+    (20, 0): (4, 15),
+    (20, 1): (4, 9),
+    (20, 2): (4, 8),
+    (24, 0): (4, 6),
+    (24, 1): (4, 8),
+    (24, 2): (4, 8),
+}
+
+#: The authors' realistic MLP experiment: n* = smallest n = c d^2 with test MSE < 0.1.
+MLP_REALISTIC = Sweep(
+    name="mlp-realistic",
+    task=mlp_realistic,
+    tasks=[{"d": d, "c": c, "seed": s} for (d, s), (lo, hi) in MLP_SCANS.items()
+           for c in range(lo, hi + 1)],
+    fixed={"width": mlp_.WIDTH, "lr": mlp_.LR, "steps": mlp_.STEPS, "n_test": 2500,
+           "init": "authors", "ntk_max_n": 4096, "ridges": [1e-6, 1e-4, 1e-2, 1.0],
+           "threshold": 0.1},
+    dtype="float32",
+    rtol=1e-3,
+    atol=1e-6,
+    cost=_mlp_cost,
+    description="the authors' realistic ReLU MLP: test MSE vs (d, n = c d^2) and the NTK at init",
 )
 
 @task_version("1")
@@ -162,7 +290,8 @@ DIGITS_TAYLOR = Sweep(
 )
 
 #: The library's sweeps by name (see :func:`registry` for sweeps declared elsewhere).
-SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION, DIGITS_TAYLOR)}
+SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION, NET_TAYLOR, MLP_REALISTIC,
+                                                DIGITS_TAYLOR)}
 
 #: Environment variable: comma-separated importable modules whose module-level Sweep objects
 #: join the registry (your own sweeps outside the library; the tests' small sweeps).
