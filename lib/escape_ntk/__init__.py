@@ -23,7 +23,8 @@ Module map (layers; a module imports only from layers above it, never from its o
     3  infinite, targets, symbolic, pipeline
                                      infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
                                      running sweeps (resume, staleness, provenance)
-    4  kernels                       empirical NTK Gram, kernel ridge
+    4  kernels, blocked              empirical NTK Gram, kernel ridge; the row-blocked fused step
+                                     of f_L + f_Q with the empirical and population R_1
     5  models                        network, init, the Taylor model (one home of f, f_L, f_Q)
     6  spectra, directions, regularizers, learning, sweeps
                                      float64 spectra and staircase helpers; Rayleigh quotients; R_1;
