@@ -28,6 +28,8 @@ import torch
 from torch.func import jacrev, vmap
 
 from .activations import activation
+from .blocked import BlockedStep
+from .blocked import flops as blocked_flops
 from .data import sample_sphere
 from .kernels import ntk_gram
 from .models import MODELS, Taylor, init_symmetric
@@ -50,10 +52,12 @@ class Config:
     reps: int = 5
     act: str = "tanh"
     seed: int = 0
+    authors: tuple = (1000, 10000, 100, 100)    # n, m, d, population samples s
+    block: int = 50
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(n=256, m=128, d=10, k=5, gemm=256, reps=2)
+        return cls(n=256, m=128, d=10, k=5, gemm=256, reps=2, authors=(64, 200, 10, 8), block=16)
 
 
 def register(name: str):
@@ -245,6 +249,104 @@ def _train_steps(cfg: Config, ctx: dict) -> dict:
         out += rows(t, k, notes)
         del T, methods
     return {"rows": out, "derived": derived}
+
+
+# --- the authors' size: n = 1000, m = 10^4, d = 100, float32 (escape_ntk.blocked) ---
+
+
+def _authors_objective(T: Taylor, U, y, U_k, inv_k, Xs, S1s, lam_emp, lam_pop):
+    """The user's alternative: f_L + f_Q and both R_1 terms written out with the precomputed
+    S1, S2 (the population term through the cross Gram, as the fused step), for autograd."""
+    Z = T.X @ U.T
+    fL, fQ = (T.S1 * Z).sum(1), 0.5 * (T.S2 * Z * Z).sum(1)
+    n = T.X.shape[0]
+    p = fL - U_k @ (U_k.T @ fL)
+    obj = ((fL + fQ - y) ** 2).mean() + lam_emp * (p @ p) / n
+    if Xs is not None:
+        Ksx = (Xs @ T.X.T) * (S1s @ T.S1.T)
+        fs = (Xs * (S1s @ U)).sum(1) - Ksx @ (U_k @ (inv_k * (U_k.T @ fL)))
+        obj = obj + lam_pop * fs.square().mean()
+    return obj
+
+
+@register("authors_step")
+def _authors_step(cfg: Config, ctx: dict) -> dict:
+    """One GD step of f_L + f_Q with R_1 at the authors' size (float32): the row-blocked fused
+    step vs the trainer's FusedStep, autograd through the written-out model, the GEMM pair floor
+    (the two full-size thin products X U^T and X^T G) and a 2048^3 GEMM for the peak, round-robin."""
+    n, m, d, s = cfg.authors
+    g = torch.Generator().manual_seed(cfg.seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64).float()
+    W0, a = init_symmetric(m, d, g, torch.float32, dist="unit")
+    T = Taylor(X, W0, a, activation("sigmoid_shift"))
+    U_k = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64)).Q
+    ev_k = torch.linspace(10.0, 1.0, d, dtype=torch.float64)
+    y = torch.randn(n, generator=g, dtype=torch.float64).float()
+    U0 = (1e-3 * torch.randn(d, m, generator=g, dtype=torch.float64)).float()
+    Xs = torch.randn(s, d, generator=g, dtype=torch.float64).float()
+    lr, le, lp = 1e-9, 0.01, 1e-3                   # tiny lr: U stays put over the repetitions
+    blk = BlockedStep(T, U_k, ev_k, block_rows=cfg.block)
+    Ut1, Ut2, Ut3 = U0.clone(), U0.clone(), U0.clone()
+    fused = FusedStep(T, "LQ", need_fL=True)
+    Uk32, inv32 = U_k.float(), (1.0 / ev_k).float()
+
+    def fused_step():                               # the trainer's path (empirical R_1 only)
+        f, fL = fused.forward(fused.data, Ut3, None)
+        r = (f - y).mul_(2.0 / n)
+        pr = fL - Uk32 @ (Uk32.T @ fL)
+        Ut3.sub_(fused.backward(fused.data, r, pr * (2.0 * le / n)), alpha=lr)
+
+    Ua = U0.T.contiguous()
+    S1s = a * T.act.dsigma(Xs @ W0.T)
+
+    def autograd(pop: bool):
+        def run():
+            Ua.requires_grad_(True)
+            obj = _authors_objective(T, Ua, y, Uk32, inv32, Xs if pop else None, S1s, le, lp)
+            (gr,) = torch.autograd.grad(obj, Ua)
+            Ua.requires_grad_(False)
+            Ua.sub_(gr, alpha=lr)
+        return run
+
+    Z = torch.empty(n, m)
+    G = torch.randn(n, m, generator=g)
+    gt = torch.empty(d, m)
+    A = torch.randn(cfg.gemm, cfg.gemm, generator=g)
+
+    def pair():
+        torch.mm(X, U0, out=Z)
+        torch.mm(X.T, G, out=gt)
+
+    methods = {
+        "blocked LQ + R1": lambda: blk.step(Ut1, y, lr, le),
+        "blocked LQ + R1 + pop R1": lambda: blk.step(Ut2, y, lr, le, lp, Xs),
+        "FusedStep LQ + R1": fused_step,
+        "autograd LQ + R1": autograd(False),
+        "autograd LQ + R1 + pop R1": autograd(True),
+        "GEMM pair floor": pair,
+        f"matmul {cfg.gemm}^3": lambda: A @ A,
+    }
+    t = round_robin(methods, cfg.reps)
+    peak = 2 * cfg.gemm**3 / t[f"matmul {cfg.gemm}^3"]["min_s"]
+    floor_emp = blocked_flops(n, m, d) / peak
+    floor_pop = blocked_flops(n, m, d, s) / peak
+    base = t["GEMM pair floor"]["min_s"]
+    derived = {"peak_gflops_f32": peak / 1e9, "peak_floor_ms": 1e3 * floor_emp,
+               "peak_floor_pop_ms": 1e3 * floor_pop}
+    notes = {}
+    for k in methods:
+        if k.startswith("matmul"):
+            notes[k] = f"{peak / 1e9:.0f} GFLOP/s"
+            continue
+        derived[f"ratio_to_gemm_pair[{k}]"] = t[k]["min_s"] / base
+        notes[k] = f"{t[k]['min_s'] / base:.2f}x GEMM pair"
+    for pop in ("", " + pop R1"):
+        b, au = t[f"blocked LQ + R1{pop}"]["min_s"], t[f"autograd LQ + R1{pop}"]["min_s"]
+        derived[f"speedup_vs_autograd[LQ + R1{pop}]"] = au / b
+        derived[f"ratio_to_peak_floor[LQ + R1{pop}]"] = b / (floor_pop if pop else floor_emp)
+    derived["speedup_vs_fused[LQ + R1]"] = (t["FusedStep LQ + R1"]["min_s"]
+                                            / t["blocked LQ + R1"]["min_s"])
+    return {"rows": rows(t, "f32", notes), "derived": derived}
 
 
 def machine() -> dict:
