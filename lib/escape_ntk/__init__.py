@@ -120,11 +120,12 @@ from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, sign_flip_expe
 from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue, train
 
 # Stored sweeps (python -m escape_ntk): declarations, machinery, loading and live checks
-from . import pipeline, results, sweeps
+from . import blocked, pipeline, results, sweeps
 
 from ._version import __version__
 
-_NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps")
+_NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps",
+               "blocked")
 
 __all__ = [
     # namespaces

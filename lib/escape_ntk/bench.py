@@ -1,6 +1,10 @@
 """Side-by-side benchmark of the library's hot paths against the autodiff baselines.
 
-    python -m escape_ntk.bench [--json PATH] [--quick]
+    python -m escape_ntk.bench [--json PATH] [--quick] [--only SECTION ...] [--store NAME]
+
+``--store NAME`` writes the run, with its provenance (commit, dirty, date, machine, loadavg), to
+``results/bench/NAME.json`` atomically with a content hash (:func:`escape_ntk.records.write_record`);
+the book's Performance page reads the stored runs with :func:`stored`.
 
 Methods of a section are timed round-robin (each repetition runs every method once); minimum
 and median are reported with /proc/loadavg before and after, since the machines are shared. Sections
@@ -33,6 +37,8 @@ from .blocked import flops as blocked_flops
 from .data import sample_sphere
 from .kernels import ntk_gram
 from .models import MODELS, Taylor, init_symmetric
+from .pipeline import source_state
+from .records import digest, results_root, write_record
 from .spectra import eigvalsh, param_eigendirections, top_eigh
 from .train import FusedStep
 
@@ -349,6 +355,51 @@ def _authors_step(cfg: Config, ctx: dict) -> dict:
     return {"rows": rows(t, "f32", notes), "derived": derived}
 
 
+def fit_exponent(sizes, times) -> tuple[float, float]:
+    """Least-squares slope of log(time) on log(size) and its standard error: (slope, stderr)."""
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(times, float))
+    if len(x) < 3:
+        raise ValueError(f"fitting an exponent needs at least 3 sizes; got {len(x)}.")
+    A = np.vstack([x, np.ones_like(x)]).T
+    coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    se = math.sqrt(float(resid @ resid) / (len(x) - 2) / float(((x - x.mean()) ** 2).sum()))
+    return float(coef[0]), se
+
+
+@register("authors_scaling")
+def _authors_scaling(cfg: Config, ctx: dict) -> dict:
+    """Cost of the blocked step (f_L + f_Q + empirical R_1, float32) against n at fixed m and
+    against m at fixed n (d = 100), each size timed round-robin with the others of its axis;
+    fitted log-log exponents (the flops are linear in both)."""
+    n0, m0, d, _ = cfg.authors
+    ns = [n0 // 4, n0 // 2, n0, 2 * n0]
+    ms = [m0 // 4, m0 // 2, m0, 2 * m0]
+    out, derived = [], {}
+    for axis, sizes in (("n", ns), ("m", ms)):
+        methods = {}
+        for size in sizes:
+            n, m = (size, m0 // 2) if axis == "n" else (n0 // 2, size)
+            g = torch.Generator().manual_seed(cfg.seed)
+            X = torch.randn(n, d, generator=g, dtype=torch.float64).float()
+            W0, a = init_symmetric(m, d, g, torch.float32, dist="unit")
+            T = Taylor(X, W0, a, activation("sigmoid_shift"))
+            k = min(d, n)
+            U_k = torch.linalg.qr(torch.randn(n, k, generator=g, dtype=torch.float64)).Q
+            blk = BlockedStep(T, U_k, torch.ones(k, dtype=torch.float64), block_rows=cfg.block)
+            y = torch.randn(n, generator=g, dtype=torch.float64).float()
+            Ut = (1e-3 * torch.randn(d, m, generator=g, dtype=torch.float64)).float()
+            methods[f"blocked step {axis}={size}"] = (
+                lambda b=blk, Ut=Ut, y=y: b.step(Ut, y, 1e-9, 0.01))
+        t = round_robin(methods, cfg.reps)
+        slope, se = fit_exponent(sizes, [v["min_s"] for v in t.values()])
+        derived[f"exponent_{axis}"], derived[f"exponent_{axis}_se"] = slope, se
+        derived[f"sizes_{axis}"] = sizes
+        derived[f"fixed_{axis}"] = {"n": {"m": m0 // 2, "d": d}, "m": {"n": n0 // 2, "d": d}}[axis]
+        out += rows(t, "f32")
+    return {"rows": out, "derived": derived}
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__,
@@ -381,6 +432,39 @@ def print_section(sec: dict) -> None:
     sys.stdout.flush()
 
 
+def store(record: dict, name: str, root=None) -> Path:
+    """Write a bench record to results/bench/NAME.json (atomic, with provenance and digest)."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"bench name {name!r}: use letters, digits, '-' and '_'.")
+    path = results_root(root) / "bench" / f"{name}.json"
+    rec = {"name": name, "provenance": {**source_state(), "date": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, **record}
+    write_record(path, rec)
+    return path
+
+
+def stored(root=None) -> dict[str, dict]:
+    """Every stored bench record {name: record}, digests verified (a mismatch raises ValueError)."""
+    out = {}
+    for path in sorted((results_root(root) / "bench").glob("*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        if rec.get("digest") != digest(rec):
+            raise ValueError(f"bench record {path} does not match its content hash (edited or "
+                             f"corrupted); rerun `python -m escape_ntk.bench --store "
+                             f"{path.stem}`.")
+        out[path.stem] = rec
+    return out
+
+
+def section(rec: dict, name: str) -> dict:
+    """The section `name` of a bench record (KeyError naming the sections it has)."""
+    for sec in rec["sections"]:
+        if sec["name"] == name:
+            return sec
+    raise KeyError(f"bench record has no section {name!r}; it has "
+                   f"{[s['name'] for s in rec['sections']]}.")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m escape_ntk.bench",
                                 description=__doc__.split("\n")[0])
@@ -389,6 +473,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="small sizes: a smoke test, not a measurement")
     p.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--store", metavar="NAME", help="also store the run as results/bench/NAME.json")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -403,6 +488,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(record, indent=1))
         print(f"wrote {args.json}")
+    if args.store:
+        print(f"stored {store(record, args.store)}")
     return record
 
 
