@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,7 +32,7 @@ def _problem(dtype, paired=True, n=37, m=24, d=5, s=9, n_k=6, seed=1):
 def _oracle_grad(T64, U_k, y, U0, Xs, lam_emp, lam_pop, n_k):
     """Autograd of the objective written with the explicit Jacobian J (n, md) and its SVD."""
     X, W0, a = T64.X, T64.W0, T64.a
-    n, (m, d) = X.shape[0], W0.shape
+    n = X.shape[0]
     J = torch.func.jacrev(lambda W: en.network(X, W, a, ACT))(W0).reshape(n, -1)
     V_k = torch.linalg.svd(J, full_matrices=False)[2][:n_k].T        # top right singular vectors
     Js = torch.func.jacrev(lambda W: en.network(Xs, W, a, ACT))(W0).reshape(Xs.shape[0], -1)
@@ -106,7 +107,7 @@ def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="fresh samples"):
         en.blocked.BlockedStep(T, U_k, ev_k).step(Ut, y, 1.0, lam_pop=0.1)
     with pytest.raises(ValueError, match="eigenvalues"):
-        en.blocked.BlockedStep(T, U_k)
+        en.blocked.BlockedStep(T, U_k).step(Ut, y, 1.0, 0.1, 0.1, Xs)
     with pytest.raises(ValueError, match="rows"):
         en.blocked.BlockedStep(T, U_k[:5], ev_k)
     with pytest.raises(ValueError, match="positive"):
@@ -159,3 +160,19 @@ def test_authors_scale_checkpoint_resume_is_exact(tmp_path, monkeypatch):
     monkeypatch.setattr(en.blocked.BlockedStep, "step", real)
     resumed = sweeps.authors_scale(steps=1100, **args)
     assert resumed == ref
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_train_with_block_rows_follows_the_fused_trainer(dtype, tol):
+    T, T64, U_k, ev_k, y, U0, _ = _problem(dtype)
+    pen = en.R1Penalty.spectral(T64.gram(), 6)
+    kw = dict(model="LQ", lr=0.5 * en.stable_lr(T), steps=15, lam=0.3, penalty=pen,
+              U0=U0 * 0.1, log_points=8, progress=False)
+    ref = en.train(T, y.to(dtype), **kw)
+    got = en.train(T, y.to(dtype), block_rows=7, **kw)
+    assert list(got.steps) == list(ref.steps)
+    for key in ("train", "objective", "R1", "norm_F"):
+        assert np.allclose(getattr(got, key), getattr(ref, key), rtol=tol, atol=1e-12), key
+    assert float((got.U - ref.U).abs().max() / ref.U.abs().max()) < tol
+    with pytest.raises(ValueError, match="block_rows"):
+        en.train(T, y.to(dtype), block_rows=7, **dict(kw, model="L", U0=None))

@@ -50,7 +50,8 @@ class BlockedStep:
 
     taylor: the training :class:`~escape_ntk.Taylor` (or a row subset of one) (its S1, S2 are read, never copied);
     U_k (n, n_k) orthonormal and evals_k (n_k,) > 0: the top eigenpairs of the training Gram
-    (needed for the penalties; float64 is fine, they are cast once); block_rows: rows per block
+    (U_k for the empirical R_1, both for the population R_1; float64 is fine, they are cast
+    once); block_rows: rows per block
     (default 32: a 32 x m float32 block is 1.3 MB at m = 10^4, in L2/L3 cache).
     """
 
@@ -69,15 +70,14 @@ class BlockedStep:
             if U_k.shape[0] != self.n:
                 raise ValueError(f"U_k has {U_k.shape[0]} rows but the Taylor model has n = "
                                  f"{self.n} inputs; pass eigenvectors of this training Gram.")
-            if evals_k is None:
-                raise ValueError("U_k needs its eigenvalues evals_k (n_k,) for the population "
-                                 "R_1; pass the top n_k eigenvalues of the training Gram.")
-            evals_k = as_tensor(evals_k, "evals_k", ndim=1)
-            if evals_k.shape[0] != U_k.shape[1] or not bool((evals_k > 0).all()):
-                raise ValueError(f"evals_k must hold {U_k.shape[1]} positive eigenvalues (one per "
-                                 f"column of U_k); got shape {tuple(evals_k.shape)}.")
             self.U_k = U_k.to(self.dtype).contiguous()
-            self.inv_k = (1.0 / evals_k).to(self.dtype)
+            self.inv_k = None
+            if evals_k is not None:
+                evals_k = as_tensor(evals_k, "evals_k", ndim=1)
+                if evals_k.shape[0] != U_k.shape[1] or not bool((evals_k > 0).all()):
+                    raise ValueError(f"evals_k must hold {U_k.shape[1]} positive eigenvalues (one "
+                                     f"per column of U_k); got shape {tuple(evals_k.shape)}.")
+                self.inv_k = (1.0 / evals_k).to(self.dtype)
         else:
             self.U_k = self.inv_k = None
         self.Z = torch.empty(self.block, self.m, dtype=self.dtype)
@@ -133,6 +133,9 @@ class BlockedStep:
         X, S1, S2 = T.X, T.S1, T.S2
         if lam_pop and Xs is None:
             raise ValueError("lam_pop > 0 needs fresh samples Xs (s, d) for the population R_1.")
+        if Xs is not None and self.inv_k is None:
+            raise ValueError("the population R_1 needs the Gram's eigenvalues: build "
+                             "BlockedStep(taylor, U_k, evals_k).")
         out: dict = {}
         hvec = None
         need = self.U_k is not None
