@@ -91,8 +91,9 @@ def test_population_term_changes_the_step_and_unpaired_population_matches_oracle
     assert float((want - plain).abs().max()) > 1e-3 * float(plain.abs().max())
 
 
-def test_predict_blocked_equals_taylor_predict():
-    T, T64, _, _, _, U0, _ = _problem(torch.float64)
+@pytest.mark.parametrize("paired", [True, False])
+def test_predict_blocked_equals_taylor_predict(paired):
+    T, T64, _, _, _, U0, _ = _problem(torch.float64, paired=paired)
     got = en.blocked.predict_blocked(T64.X, T64.W0, T64.a, ACT, U0, block_rows=10)
     assert torch.allclose(got, T64.predict(U0, "LQ"), rtol=1e-12, atol=1e-13)
     with pytest.raises(ValueError, match="shape"):
