@@ -71,6 +71,14 @@ def _with_env(key, value, fn):
             os.environ[key] = old
 
 BAD = {
+    # the row-blocked step (escape_ntk.blocked)
+    "BlockedStep block_rows=0": lambda: en.blocked.BlockedStep(T, block_rows=0),
+    "BlockedStep U_k wrong rows": lambda: en.blocked.BlockedStep(
+        T, torch.eye(T.n + 1, dtype=torch.float64)[:, :2]),
+    "BlockedStep lam_emp without U_k": lambda: en.blocked.BlockedStep(T).step(
+        torch.zeros(T.d, T.m, dtype=T.X.dtype), torch.zeros(T.n, dtype=T.X.dtype), 1.0, 0.1),
+    "predict_blocked U shape": lambda: en.blocked.predict_blocked(X, W, a, "tanh", W[:2]),
+    "predict_blocked block_rows=0": lambda: en.blocked.predict_blocked(X, W, a, "tanh", W, 0),
     # per-section seeds
     "generator no keys": lambda: en.generator(),
     "derive_seed float key": lambda: en.derive_seed(0.5),

@@ -302,6 +302,27 @@ def test_cuda_matches_cpu(tiny, tmp_path):
 
 # ----------------------------------------------------------------------------- stored sweeps
 
+#: Sweeps whose tasks take hours (stored partly, by design): their records must be current and
+#: valid, and the first one must equal a live recompute of a 2-step prefix of its log.
+PARTIAL = {"authors-scale"}
+
+
+def _check_prefix(name):
+    import math
+
+    sweep = en.sweeps.get(name)
+    recs = results.records(name, complete=False)
+    assert recs, f"{name}: no current record"
+    live = results.recompute(name, recs[0]["params"], steps=2)
+    stored = recs[0]["metrics"]
+    k = len(live["steps"])
+    assert k == 2 and live["steps"] == stored["steps"][:k]
+    for key, series in live.items():
+        if isinstance(series, list):
+            for a, b in zip(stored[key][:k], series):
+                assert math.isclose(a, b, rel_tol=sweep.rtol, abs_tol=sweep.atol), (key, a, b)
+
+
 @pytest.mark.parametrize("name", sorted(en.sweeps.SWEEPS) + sorted(rate_sweeps.RATE_SWEEPS))
 def test_stored_sweep_loads_and_recomputes(name):
     """Every committed sweep is complete, current, and equal to a live recompute of 2 cheap
@@ -309,6 +330,9 @@ def test_stored_sweep_loads_and_recomputes(name):
     sweep = en.sweeps.get(name)
     if not pl.sweep_dir(name).is_dir():
         pytest.skip(f"no stored records for {name}")
+    if name in PARTIAL:
+        _check_prefix(name)
+        return
     assert len(results.load(name)) == len(sweep.tasks)
     costs = sorted(sweep.cost(sweep.params(t)) if sweep.cost else 0 for t in sweep.tasks)
     cheap = costs[len(costs) // 4]

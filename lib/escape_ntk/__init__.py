@@ -27,7 +27,8 @@ Module map (layers; a module imports only from layers above it, never from its o
                                      infinite-width NTK (series, eigenvalues, Gram); targets; sympy;
                                      running sweeps (resume, staleness, provenance); learning
                                      thresholds n*(d) and fitted exponents (seed bootstrap)
-    4  kernels                       empirical NTK Gram, kernel ridge
+    4  kernels, blocked              empirical NTK Gram, kernel ridge; the row-blocked fused step
+                                     of f_L + f_Q with the empirical and population R_1
     5  models, mlp, taylor_nn        network, init, the Taylor model (one home of f, f_L, f_Q); the
                                      authors' ReLU MLP with biases (fused GD step, closed-form NTK);
                                      Taylor models of any torch module (jvp, jvp of jvp)
@@ -133,7 +134,7 @@ from .regularizers import R1Penalty, bl_penalty, bl_penalty_grad, sign_flip_expe
 from .train import History, TrainingDiverged, predict, stable_lr, top_eigenvalue, train
 
 # Stored sweeps (python -m escape_ntk): declarations, machinery, loading and live checks
-from . import pipeline, results, sweeps
+from . import blocked, pipeline, results, sweeps
 
 # Sample-complexity rates: n*(d), fitted exponents with a seed bootstrap (the rate chapter)
 from . import rates
@@ -141,7 +142,7 @@ from . import rates
 from ._version import __version__
 
 _NAMESPACES = ("symbolic", "schematics", "experiments", "learning", "pipeline", "results", "sweeps",
-               "taylor_nn", "rates", "mlp", "networks")
+               "taylor_nn", "rates", "mlp", "networks", "blocked")
 
 __all__ = [
     # namespaces

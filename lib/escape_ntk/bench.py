@@ -1,6 +1,10 @@
 """Side-by-side benchmark of the library's hot paths against the autodiff baselines.
 
-    python -m escape_ntk.bench [--json PATH] [--quick]
+    python -m escape_ntk.bench [--json PATH] [--quick] [--only SECTION ...] [--store NAME]
+
+``--store NAME`` writes the run, with its provenance (commit, dirty, date, machine, loadavg), to
+``results/bench/NAME.json`` atomically with a content hash (:func:`escape_ntk.records.write_record`);
+the book's Performance page reads the stored runs with :func:`stored`.
 
 Methods of a section are timed round-robin (each repetition runs every method once); minimum
 and median are reported with /proc/loadavg before and after, since the machines are shared. Sections
@@ -28,9 +32,13 @@ import torch
 from torch.func import jacrev, vmap
 
 from .activations import activation
+from .blocked import BlockedStep
+from .blocked import flops as blocked_flops
 from .data import sample_sphere
 from .kernels import ntk_gram
 from .models import MODELS, Taylor, init_symmetric
+from .pipeline import source_state
+from .records import digest, results_root, write_record
 from .spectra import eigvalsh, param_eigendirections, top_eigh
 from .train import FusedStep
 
@@ -50,10 +58,12 @@ class Config:
     reps: int = 5
     act: str = "tanh"
     seed: int = 0
+    authors: tuple = (1000, 10000, 100, 100)    # n, m, d, population samples s
+    block: int = 50
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(n=256, m=128, d=10, k=5, gemm=256, reps=2)
+        return cls(n=256, m=128, d=10, k=5, gemm=256, reps=2, authors=(64, 200, 10, 8), block=16)
 
 
 def register(name: str):
@@ -247,6 +257,149 @@ def _train_steps(cfg: Config, ctx: dict) -> dict:
     return {"rows": out, "derived": derived}
 
 
+# --- the authors' size: n = 1000, m = 10^4, d = 100, float32 (escape_ntk.blocked) ---
+
+
+def _authors_objective(T: Taylor, U, y, U_k, inv_k, Xs, S1s, lam_emp, lam_pop):
+    """The user's alternative: f_L + f_Q and both R_1 terms written out with the precomputed
+    S1, S2 (the population term through the cross Gram, as the fused step), for autograd."""
+    Z = T.X @ U.T
+    fL, fQ = (T.S1 * Z).sum(1), 0.5 * (T.S2 * Z * Z).sum(1)
+    n = T.X.shape[0]
+    p = fL - U_k @ (U_k.T @ fL)
+    obj = ((fL + fQ - y) ** 2).mean() + lam_emp * (p @ p) / n
+    if Xs is not None:
+        Ksx = (Xs @ T.X.T) * (S1s @ T.S1.T)
+        fs = (Xs * (S1s @ U)).sum(1) - Ksx @ (U_k @ (inv_k * (U_k.T @ fL)))
+        obj = obj + lam_pop * fs.square().mean()
+    return obj
+
+
+@register("authors_step")
+def _authors_step(cfg: Config, ctx: dict) -> dict:
+    """One GD step of f_L + f_Q with R_1 at the authors' size (float32): the row-blocked fused
+    step vs the trainer's FusedStep, autograd through the written-out model, the GEMM pair floor
+    (the two full-size thin products X U^T and X^T G) and a 2048^3 GEMM for the peak, round-robin."""
+    n, m, d, s = cfg.authors
+    g = torch.Generator().manual_seed(cfg.seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64).float()
+    W0, a = init_symmetric(m, d, g, torch.float32, dist="unit")
+    T = Taylor(X, W0, a, activation("sigmoid_shift"))
+    U_k = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64)).Q
+    ev_k = torch.linspace(10.0, 1.0, d, dtype=torch.float64)
+    y = torch.randn(n, generator=g, dtype=torch.float64).float()
+    U0 = (1e-3 * torch.randn(d, m, generator=g, dtype=torch.float64)).float()
+    Xs = torch.randn(s, d, generator=g, dtype=torch.float64).float()
+    lr, le, lp = 1e-9, 0.01, 1e-3                   # tiny lr: U stays put over the repetitions
+    blk = BlockedStep(T, U_k, ev_k, block_rows=cfg.block)
+    Ut1, Ut2, Ut3 = U0.clone(), U0.clone(), U0.clone()
+    fused = FusedStep(T, "LQ", need_fL=True)
+    Uk32, inv32 = U_k.float(), (1.0 / ev_k).float()
+
+    def fused_step():                               # the trainer's path (empirical R_1 only)
+        f, fL = fused.forward(fused.data, Ut3, None)
+        r = (f - y).mul_(2.0 / n)
+        pr = fL - Uk32 @ (Uk32.T @ fL)
+        Ut3.sub_(fused.backward(fused.data, r, pr * (2.0 * le / n)), alpha=lr)
+
+    Ua = U0.T.contiguous()
+    S1s = a * T.act.dsigma(Xs @ W0.T)
+
+    def autograd(pop: bool):
+        def run():
+            Ua.requires_grad_(True)
+            obj = _authors_objective(T, Ua, y, Uk32, inv32, Xs if pop else None, S1s, le, lp)
+            (gr,) = torch.autograd.grad(obj, Ua)
+            Ua.requires_grad_(False)
+            Ua.sub_(gr, alpha=lr)
+        return run
+
+    Z = torch.empty(n, m)
+    G = torch.randn(n, m, generator=g)
+    gt = torch.empty(d, m)
+    A = torch.randn(cfg.gemm, cfg.gemm, generator=g)
+
+    def pair():
+        torch.mm(X, U0, out=Z)
+        torch.mm(X.T, G, out=gt)
+
+    methods = {
+        "blocked LQ + R1": lambda: blk.step(Ut1, y, lr, le),
+        "blocked LQ + R1 + pop R1": lambda: blk.step(Ut2, y, lr, le, lp, Xs),
+        "FusedStep LQ + R1": fused_step,
+        "autograd LQ + R1": autograd(False),
+        "autograd LQ + R1 + pop R1": autograd(True),
+        "GEMM pair floor": pair,
+        f"matmul {cfg.gemm}^3": lambda: A @ A,
+    }
+    t = round_robin(methods, cfg.reps)
+    peak = 2 * cfg.gemm**3 / t[f"matmul {cfg.gemm}^3"]["min_s"]
+    floor_emp = blocked_flops(n, m, d) / peak
+    floor_pop = blocked_flops(n, m, d, s) / peak
+    base = t["GEMM pair floor"]["min_s"]
+    derived = {"peak_gflops_f32": peak / 1e9, "peak_floor_ms": 1e3 * floor_emp,
+               "peak_floor_pop_ms": 1e3 * floor_pop}
+    notes = {}
+    for k in methods:
+        if k.startswith("matmul"):
+            notes[k] = f"{peak / 1e9:.0f} GFLOP/s"
+            continue
+        derived[f"ratio_to_gemm_pair[{k}]"] = t[k]["min_s"] / base
+        notes[k] = f"{t[k]['min_s'] / base:.2f}x GEMM pair"
+    for pop in ("", " + pop R1"):
+        b, au = t[f"blocked LQ + R1{pop}"]["min_s"], t[f"autograd LQ + R1{pop}"]["min_s"]
+        derived[f"speedup_vs_autograd[LQ + R1{pop}]"] = au / b
+        derived[f"ratio_to_peak_floor[LQ + R1{pop}]"] = b / (floor_pop if pop else floor_emp)
+    derived["speedup_vs_fused[LQ + R1]"] = (t["FusedStep LQ + R1"]["min_s"]
+                                            / t["blocked LQ + R1"]["min_s"])
+    return {"rows": rows(t, "f32", notes), "derived": derived}
+
+
+def fit_exponent(sizes, times) -> tuple[float, float]:
+    """Least-squares slope of log(time) on log(size) and its standard error: (slope, stderr)."""
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(times, float))
+    if len(x) < 3:
+        raise ValueError(f"fitting an exponent needs at least 3 sizes; got {len(x)}.")
+    A = np.vstack([x, np.ones_like(x)]).T
+    coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    se = math.sqrt(float(resid @ resid) / (len(x) - 2) / float(((x - x.mean()) ** 2).sum()))
+    return float(coef[0]), se
+
+
+@register("authors_scaling")
+def _authors_scaling(cfg: Config, ctx: dict) -> dict:
+    """Cost of the blocked step (f_L + f_Q + empirical R_1, float32) against n at fixed m and
+    against m at fixed n (d = 100), each size timed round-robin with the others of its axis;
+    fitted log-log exponents (the flops are linear in both)."""
+    n0, m0, d, _ = cfg.authors
+    ns = [n0 // 4, n0 // 2, n0, 2 * n0]
+    ms = [m0 // 4, m0 // 2, m0, 2 * m0]
+    out, derived = [], {}
+    for axis, sizes in (("n", ns), ("m", ms)):
+        methods = {}
+        for size in sizes:
+            n, m = (size, m0 // 2) if axis == "n" else (n0 // 2, size)
+            g = torch.Generator().manual_seed(cfg.seed)
+            X = torch.randn(n, d, generator=g, dtype=torch.float64).float()
+            W0, a = init_symmetric(m, d, g, torch.float32, dist="unit")
+            T = Taylor(X, W0, a, activation("sigmoid_shift"))
+            k = min(d, n)
+            U_k = torch.linalg.qr(torch.randn(n, k, generator=g, dtype=torch.float64)).Q
+            blk = BlockedStep(T, U_k, torch.ones(k, dtype=torch.float64), block_rows=cfg.block)
+            y = torch.randn(n, generator=g, dtype=torch.float64).float()
+            Ut = (1e-3 * torch.randn(d, m, generator=g, dtype=torch.float64)).float()
+            methods[f"blocked step {axis}={size}"] = (
+                lambda b=blk, Ut=Ut, y=y: b.step(Ut, y, 1e-9, 0.01))
+        t = round_robin(methods, cfg.reps)
+        slope, se = fit_exponent(sizes, [v["min_s"] for v in t.values()])
+        derived[f"exponent_{axis}"], derived[f"exponent_{axis}_se"] = slope, se
+        derived[f"sizes_{axis}"] = sizes
+        derived[f"fixed_{axis}"] = {"n": {"m": m0 // 2, "d": d}, "m": {"n": n0 // 2, "d": d}}[axis]
+        out += rows(t, "f32")
+    return {"rows": out, "derived": derived}
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__,
@@ -279,6 +432,39 @@ def print_section(sec: dict) -> None:
     sys.stdout.flush()
 
 
+def store(record: dict, name: str, root=None) -> Path:
+    """Write a bench record to results/bench/NAME.json (atomic, with provenance and digest)."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"bench name {name!r}: use letters, digits, '-' and '_'.")
+    path = results_root(root) / "bench" / f"{name}.json"
+    rec = {"name": name, "provenance": {**source_state(), "date": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, **record}
+    write_record(path, rec)
+    return path
+
+
+def stored(root=None) -> dict[str, dict]:
+    """Every stored bench record {name: record}, digests verified (a mismatch raises ValueError)."""
+    out = {}
+    for path in sorted((results_root(root) / "bench").glob("*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        if rec.get("digest") != digest(rec):
+            raise ValueError(f"bench record {path} does not match its content hash (edited or "
+                             f"corrupted); rerun `python -m escape_ntk.bench --store "
+                             f"{path.stem}`.")
+        out[path.stem] = rec
+    return out
+
+
+def section(rec: dict, name: str) -> dict:
+    """The section `name` of a bench record (KeyError naming the sections it has)."""
+    for sec in rec["sections"]:
+        if sec["name"] == name:
+            return sec
+    raise KeyError(f"bench record has no section {name!r}; it has "
+                   f"{[s['name'] for s in rec['sections']]}.")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m escape_ntk.bench",
                                 description=__doc__.split("\n")[0])
@@ -287,6 +473,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="small sizes: a smoke test, not a measurement")
     p.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--store", metavar="NAME", help="also store the run as results/bench/NAME.json")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -301,6 +488,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(record, indent=1))
         print(f"wrote {args.json}")
+    if args.store:
+        print(f"stored {store(record, args.store)}")
     return record
 
 

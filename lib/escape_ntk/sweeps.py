@@ -19,18 +19,22 @@ import copy
 import importlib
 import math
 import os
+import sys
 
+import numpy as np
 import torch
+from tqdm import tqdm
 
 from . import experiments as ex
 from . import mlp as mlp_
 from . import targets as tg
 from . import taylor_nn as tn
+from .blocked import BlockedStep, predict_blocked
 from .data import digits_pair, sample_gaussian, sample_sphere
 from .kernels import kernel_ridge, ntk_gram
-from .models import init_symmetric
+from .models import Taylor, init_symmetric
 from .networks import taylor_gaps
-from .pipeline import Sweep, SweepError, grid, task_version
+from .pipeline import Sweep, SweepError, digest, grid, task_version
 
 
 @task_version("1")
@@ -289,9 +293,151 @@ DIGITS_TAYLOR = Sweep(
     description="digits 3 vs 8: network vs its quadratic and linear Taylor models, SGD",
 )
 
+
+#: Environment variable: a folder for the checkpoints of long tasks (authors-scale); unset: none.
+CHECKPOINT_ENV = "ESCAPE_NTK_CHECKPOINTS"
+
+
+def authors_log_steps(horizon: int, points: int) -> list[int]:
+    """0 and `points - 1` log-spaced steps in [1, horizon - 1] (deduplicated): the steps at which
+    :func:`authors_scale` logs (values at the movement after t updates, before update t + 1)."""
+    grid = np.geomspace(1, max(horizon - 1, 1), points - 1)
+    return sorted({0, *(int(t) for t in np.round(grid))})
+
+
+def _checkpoint_path(params: dict):
+    root = os.environ.get(CHECKPOINT_ENV)
+    if not root:
+        return None
+    key = digest({"params": params, "version": authors_scale.code_version})[:16]
+    return os.path.join(root, f"authors-scale-{params['variant']}-{params['lam']:g}-"
+                              f"{params['seed']}-{params['steps']}-{key}.pt")
+
+
+@task_version("1")
+def authors_scale(*, seed: int, lam: float, variant: str, steps: int, horizon: int, d: int,
+                  n: int, m: int, n_test: int, n_k: int, lr: float, lam_emp: float,
+                  samples: int, log_points: int, block_rows: int, act: str,
+                  device: torch.device, dtype: torch.dtype) -> dict:
+    """The authors' synthetic experiment (github.com/eshnich/escape_NTK, neurips_experiment.ipynb)
+    on the Taylor model f_L + f_Q from U = 0, by full-batch GD with :class:`escape_ntk.blocked.
+    BlockedStep`.
+
+    Draw order from ``torch.Generator().manual_seed(seed)`` (float64, then cast): W0 (m/2 unit-norm
+    Gaussian rows, duplicated; a = (+1.., -1..)/sqrt m), beta (uniform unit vector), X (n, d) and
+    X_test (n_test, d) ~ N(0, I_d), then per step the population samples X_s (samples, d).
+    Target ((beta.x)^2 - 1 + beta.x)/sqrt 3 (variance 1). Loss (1/n)||f - y||^2, lr as theirs.
+    variant 'pop' (theirs): lam_emp R_1 (empirical, top n_k Gram eigenvectors) + lam x the
+    population R_1 on fresh samples; variant 'emp' (the book's): lam x the empirical R_1 alone.
+    Runs `steps` updates; logs at :func:`authors_log_steps` (horizon, log_points) below `steps`,
+    so a shorter run logs a prefix of a longer one. Returns steps, train, test (MSE on the test
+    set), R1 (empirical), R1_pop (the population R_1 on that step's samples; 'pop' only),
+    linear (||f_L||^2/n), lam_max (lambda_max(K/n)). With $ESCAPE_NTK_CHECKPOINTS set, saves a
+    checkpoint every 500 steps and resumes from it. Cost per step ~5 n m d flops (+ 2 s m n).
+    """
+    if variant not in ("pop", "emp"):
+        raise ValueError(f"variant must be 'pop' (the authors' population R_1) or 'emp' (the "
+                         f"empirical R_1 alone); got {variant!r}.")
+    if device.type != "cpu":
+        raise ValueError("authors-scale runs on the CPU only (its step is tuned for cache "
+                         "blocking); use --device cpu.")
+    g = torch.Generator().manual_seed(seed)
+    W0, a = init_symmetric(m, d, g, torch.float64, dist="unit")
+    beta = tg.random_direction(d, g)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    X_test = torch.randn(n_test, d, generator=g, dtype=torch.float64)
+
+    def fstar(Xq):
+        z = Xq @ beta
+        return (z * z - 1 + z) / math.sqrt(3)
+
+    y, y_test = fstar(X), fstar(X_test)
+    K = ntk_gram(X, W0, a, act)
+    threads = torch.get_num_threads()
+    try:                                  # eigenvectors bitwise the same whatever the threads
+        torch.set_num_threads(1)
+        evals, evecs = torch.linalg.eigh(K)
+    finally:
+        torch.set_num_threads(threads)
+    evals, evecs = evals.flip(0), evecs.flip(1)
+    lam_max = float(evals[0]) / n
+    del K
+    T = Taylor(X.to(dtype), W0.to(dtype), a.to(dtype), act)
+    step = BlockedStep(T, evecs[:, :n_k], evals[:n_k], block_rows=block_rows)
+    yd, Xt, W0d, ad = y.to(dtype), X_test.to(dtype), W0.to(dtype), a.to(dtype)
+    yt = y_test.to(dtype)
+    lam_e, lam_p = (lam_emp, lam) if variant == "pop" else (lam, 0.0)
+    log_at = [t for t in authors_log_steps(horizon, log_points) if t < steps]
+    rows = {k: [] for k in ("steps", "train", "test", "R1", "R1_pop", "linear")}
+    Ut = torch.zeros(d, m, dtype=dtype)
+    start = 0
+    ckpt = _checkpoint_path({"seed": seed, "lam": lam, "variant": variant, "steps": steps,
+                             "horizon": horizon, "d": d, "n": n, "m": m, "n_test": n_test,
+                             "n_k": n_k, "lr": lr, "lam_emp": lam_emp, "samples": samples,
+                             "log_points": log_points, "block_rows": block_rows, "act": act,
+                             "dtype": str(dtype)})
+    if ckpt and os.path.exists(ckpt):
+        state = torch.load(ckpt, weights_only=False)
+        Ut, start, rows = state["Ut"], state["t"], state["rows"]
+        g.set_state(state["gen"])
+    logs = set(log_at)
+    bar = tqdm(total=steps, initial=start, desc=f"authors-scale {variant} lam={lam:g} "
+               f"seed={seed}", file=sys.stderr, mininterval=30, disable=steps < 1000)
+    for t in range(start, steps):
+        Xs = (torch.randn(samples, d, generator=g, dtype=torch.float64).to(dtype)
+              if variant == "pop" else None)
+        if t in logs:
+            test = predict_blocked(Xt, W0d, ad, act, Ut.T)
+        out = step.step(Ut, yd, lr, lam_e, lam_p, Xs)
+        if not math.isfinite(out["mse"]):
+            raise FloatingPointError(f"authors-scale diverged at step {t} (lr = {lr}).")
+        if t in logs:
+            fL = out["fL"]
+            rows["steps"].append(t)
+            rows["train"].append(out["mse"])
+            rows["test"].append(float((test - yt).square().mean()))
+            rows["R1"].append(out["R1"])
+            rows["R1_pop"].append(out.get("R1_pop"))
+            rows["linear"].append(float(fL @ fL) / n)
+        bar.update(1)
+        if ckpt and (t + 1) % 500 == 0 and t + 1 < steps:
+            os.makedirs(os.path.dirname(ckpt), exist_ok=True)
+            tmp = ckpt + ".tmp"
+            torch.save({"Ut": Ut, "t": t + 1, "rows": rows, "gen": g.get_state()}, tmp)
+            os.replace(tmp, ckpt)
+    bar.close()
+    if variant == "emp":
+        rows.pop("R1_pop")
+    return {**rows, "lam_max": lam_max}
+
+
+def _authors_cost(p) -> float:
+    return float(p["steps"]) * (1.0 + (0.4 if p["variant"] == "pop" else 0.0))
+
+
+_AUTHORS_FIXED = {"horizon": 20000, "d": 100, "n": 1000, "m": 10000, "n_test": 10000, "n_k": 100,
+                  "lr": 1.0, "lam_emp": 0.01, "samples": 100, "log_points": 60,
+                  "block_rows": 50, "act": "sigmoid_shift"}
+
+#: The authors' experiment at their scale, on their protocol ('pop') and the book's ('emp').
+AUTHORS_SCALE = Sweep(
+    name="authors-scale",
+    task=authors_scale,
+    tasks=tuple(grid(variant=["pop"], lam=[0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], seed=[1, 11, 111],
+                     steps=[20000, 2000])
+                + grid(variant=["emp"], lam=[0.0, 1e-3, 1e-2, 1e-1, 1.0], seed=[1, 11, 111],
+                       steps=[20000, 2000])),
+    fixed=_AUTHORS_FIXED,
+    dtype="float32",
+    rtol=2e-3,
+    atol=1e-6,
+    cost=_authors_cost,
+    description="the authors' synthetic experiment at d = 100, n = 1000, m = 10^4, T = 2 10^4",
+)
+
 #: The library's sweeps by name (see :func:`registry` for sweeps declared elsewhere).
 SWEEPS: dict[str, Sweep] = {s.name: s for s in (NTK_REGRESSION, NET_TAYLOR, MLP_REALISTIC,
-                                                DIGITS_TAYLOR)}
+                                                DIGITS_TAYLOR, AUTHORS_SCALE)}
 
 #: Environment variable: comma-separated importable modules whose module-level Sweep objects
 #: join the registry (your own sweeps outside the library; the tests' small sweeps).

@@ -35,6 +35,7 @@ from ._checks import (
     check_real,
     check_taylor,
 )
+from .blocked import BlockedStep
 from .models import MODELS, Taylor, norm_24, random_signs, small_init
 from .regularizers import R1Penalty
 from .spectra import top_eigh
@@ -396,7 +397,8 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
           penalty: R1Penalty | None = None, U0=None, test: Taylor | None = None, y_test=None,
           target=None, log_points: int = 30, sign_flips: bool = False, bl_lam: float = 0.0,
           batch_size: int | None = None, generator: torch.Generator | None = None,
-          progress: bool = True, check_lr: bool = True, resume: History | None = None) -> History:
+          progress: bool = True, check_lr: bool = True, resume: History | None = None,
+          block_rows: int | None = None) -> History:
     """Gradient descent on the movement U for `model` in {"L", "Q", "LQ", "net"}; returns a History.
 
     Objective (1/n)||f(X; U) - y||^2 + lam R_1(U) + bl_lam ||U||_{2,4}^8, from U0 (default 0;
@@ -418,6 +420,10 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
     returns the History so far, with ``interrupted=True`` and ``U`` at the step reached. The
     progress bar (``progress``) shows the current loss.
 
+    ``block_rows`` (model "LQ", full batch, no sign flips or bl_lam): take each step with the
+    row-blocked :class:`escape_ntk.blocked.BlockedStep` (f_L first, then one pass over blocks of
+    that many rows; no n x m array written): the same iterates up to rounding, faster at large n m.
+
     Stability (`check_lr`): for models with a linear term, lr * lambda_max(K/n) < 1, and with the
     penalty lr * (1 + lam) * lambda_{n_k+1}(K/n) < 1, else :class:`LearningRateError` (a
     ValueError) with a suggested lr. A loss that becomes non-finite or exceeds 1e6 x its start
@@ -436,6 +442,13 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
     logger = _Logger(taylor, y, model, lam, bl_lam, penalty, args.test, args.y_test, target,
                      sign_flips)
     step = FusedStep(taylor, model, need_fL=lam > 0 and not batch_size)
+    blocked = None
+    if block_rows is not None:
+        if model != "LQ" or sign_flips or batch_size or bl_lam:
+            raise ValueError("block_rows applies to full-batch training of model 'LQ' without "
+                             "sign flips or bl_lam; drop block_rows or those options.")
+        blocked = BlockedStep(taylor, penalty.U_k if penalty is not None else None,
+                              block_rows=block_rows)
     full = step.data
     Ut = args.U.T.contiguous()
     prev = torch.empty_like(Ut)
@@ -454,21 +467,31 @@ def train(taylor: Taylor, y, *, model: str, lr: float, steps: int, lam: float = 
                 if batch_size:
                     idx = torch.randperm(n, generator=generator)[:batch_size]
                     D, yb = tuple(A[idx] for A in full), y[idx]
-            f, fL = step.forward(D, Ut, s)
+            U_at = Ut
+            if blocked is not None and not last:  # one fused call: values at t, then the update
+                prev.copy_(Ut)
+                out = blocked.step(Ut, yb, lr, lam)
+                f, fL, U_at = out["f"], out.get("fL"), prev
+            else:
+                f, fL = step.forward(D, Ut, s)
             res = f - yb
             mse = float(res @ res) / yb.shape[0]
             if threshold is None:
                 threshold = _BLOWUP * max(mse, float(y @ y) / n, 1e-12)
             if not math.isfinite(mse) or mse > threshold:
-                raise _diverged(t, start, mse, lr, Ut, prev, logger)
+                raise _diverged(t, start, mse, lr, U_at, prev, logger)
             if t == log_at[next_log]:
                 exact = None if stochastic else (f, fL)
-                logger.log(t, Ut, exact)
+                logger.log(t, U_at, exact)
                 next_log += 1
                 if progress:
                     bar.set_postfix_str(f"loss {mse:.3e}")
             if last:
                 break
+            if blocked is not None:
+                cur = t + 1
+                bar.update(1)
+                continue
             r = res.mul_(2.0 / yb.shape[0])
             gpen = lam * penalty.grad_fL(fL) if lam > 0 and not batch_size else None
             g = step.backward(D, r, gpen)
