@@ -423,9 +423,11 @@ _AUTHORS_FIXED = {"horizon": 20000, "d": 100, "n": 1000, "m": 10000, "n_test": 1
 AUTHORS_SCALE = Sweep(
     name="authors-scale",
     task=authors_scale,
-    tasks=tuple(grid(variant=["pop"], lam=[0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], seed=[1, 11, 111],
-                     steps=[20000, 2000])
-                + grid(variant=["emp"], lam=[0.0, 1e-3, 1e-2, 1e-1, 1.0], seed=[1, 11, 111],
+    # pop: the authors' weights, then 1 and 10 (n x their best weights 1e-3, 1e-2: the
+    # hypothesis that their figure's penalty was n times the stored code's); emp: up to 10
+    tasks=tuple(grid(variant=["pop"], lam=[0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+                     seed=[1, 11, 111], steps=[20000, 2000])
+                + grid(variant=["emp"], lam=[0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0], seed=[1, 11, 111],
                        steps=[20000, 2000])),
     fixed=_AUTHORS_FIXED,
     dtype="float32",
