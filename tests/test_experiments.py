@@ -119,3 +119,17 @@ def test_seed_table_names_models_as_the_figures_do():
     assert t.header == ["model", "error"] and len(t.cells) == 4
     assert t.cells[0][0] == en.MODEL_LABELS["L"] and "±" in t.cells[0][1]
     assert t.cells[0][1] == ex.markdown_table(r, columns=("test",)).splitlines()[2].split("|")[2].strip()
+
+
+def test_dynamics_panels_plots_the_seed_mean_against_log_d_t_from_t_1():
+    import matplotlib.pyplot as plt
+    steps = np.array([0, 1, 10, 100])
+    Y = np.array([[5.0, 1.0, 2.0, 3.0], [5.0, 3.0, 4.0, 5.0]])
+    fig, axes = en.dynamics_panels([("run", steps, {"R1": Y, "test": Y[:1]})], 10,
+                                   keys=("R1", "test"), titles=("A", "B"))
+    line = axes[0].lines[0]
+    assert np.allclose(line.get_xdata(), [0.0, 1.0, 2.0])  # log_10 t, from t = 1
+    assert np.allclose(line.get_ydata(), [2.0, 3.0, 4.0])  # the mean over seeds
+    assert len(axes[0].collections) == 1 and not axes[1].collections  # a band only with seeds
+    assert [ax.get_title() for ax in axes] == ["A", "B"]
+    plt.close(fig)

@@ -109,7 +109,8 @@ from .models import (
 )
 from .directions import linear_energy, rayleigh_quotients
 from .spectra import block_means, eigvalsh, largest_gap, param_eigendirections, plateau_widths, top_eigh
-from .plotting import DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, mean_band, seed_bars, set_style, subplots
+from .plotting import (DEGREE_COLORS, MODEL_COLORS, MODEL_LABELS, degree_color, dynamics_panels, mean_band,
+                       seed_bars, set_style, subplots)
 
 # Taylor models of any torch module, real data (chapter 11)
 from . import taylor_nn
@@ -167,8 +168,8 @@ __all__ = [
     "rayleigh_quotients", "block_means", "eigvalsh", "largest_gap", "param_eigendirections",
     "plateau_widths", "top_eigh", "taylor_expand",
     # figures
-    "DEGREE_COLORS", "MODEL_COLORS", "MODEL_LABELS", "degree_color", "mean_band", "seed_bars", "set_style",
-    "subplots",
+    "DEGREE_COLORS", "MODEL_COLORS", "MODEL_LABELS", "degree_color", "dynamics_panels", "mean_band",
+    "seed_bars", "set_style", "subplots",
     # targets
     "Target", "captured", "dense_quadratic", "gegenbauer_index", "hermite_index", "linear", "mix",
     "random_direction", "relative_mse", "sparse_monomial",

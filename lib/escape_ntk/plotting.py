@@ -92,3 +92,45 @@ def seed_bars(ax, rows, values=("test",), labels=None, colors=None, names=None, 
     if len(values) > 1:
         ax.legend()
     return ax
+
+
+def dynamics_panels(runs, d: int, keys=("R1", "train", "test"), titles=None, colors=None,
+                    width: float = 10.5, height: float = 3.3):
+    """The authors' three-panel figure: one panel per logged quantity, each run's mean ± std over
+    seeds against log_d t, from t = 1 (log_d t = 0) on.
+
+    `runs`: a list of (label, steps (T,), {key: values (seeds, T)}), one per run (curve); `d`: the
+    base of the logarithm (the input dimension); `keys`: the quantities, one panel each, titled
+    by `titles` (default: the keys); `colors`: one per run (default: viridis). Returns
+    (fig, axes); the caller sets scales, limits and reference lines. Cost O(runs x seeds x T).
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("dynamics_panels needs at least one run (label, steps, {key: values}).")
+    if d < 2:
+        raise ValueError(f"d is the base of log_d t and must be >= 2; got {d}.")
+    titles = list(keys) if titles is None else list(titles)
+    if len(titles) != len(keys):
+        raise ValueError(f"{len(titles)} titles for {len(keys)} keys; give one title per key.")
+    if colors is None:
+        import matplotlib.pyplot as plt
+
+        colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(runs)))
+    fig, axes = subplots(1, len(keys), width=width, height=height)
+    axes = np.atleast_1d(axes)
+    for (label, steps, series), color in zip(runs, colors, strict=False):
+        steps = np.asarray(steps)
+        keep = steps >= 1
+        for key, ax in zip(keys, axes, strict=True):
+            if key not in series:
+                raise ValueError(f"run {label!r} has no series {key!r} (it has "
+                                 f"{sorted(series)}); drop the key or log it.")
+            Y = np.atleast_2d(np.asarray(series[key], dtype=float))
+            if Y.shape[1] != steps.size:
+                raise ValueError(f"run {label!r}, series {key!r}: {Y.shape[1]} values per seed "
+                                 f"for {steps.size} logged steps; they must match.")
+            mean_band(ax, np.log(steps[keep]) / np.log(d), Y[:, keep], label=label,
+                      color=color, marker=None)
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set(xlabel=r"$\log_d t$", title=title)
+    return fig, axes
