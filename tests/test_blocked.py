@@ -50,7 +50,7 @@ def _oracle_grad(T64, U_k, y, U0, Xs, lam_emp, lam_pop, n_k):
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
-@pytest.mark.parametrize("block", [1, 8, 37, 64])
+@pytest.mark.parametrize("block", [1, 8, 37, 64, None])
 def test_step_matches_explicit_jacobian_autograd(dtype, tol, block):
     T, T64, U_k, ev_k, y, U0, Xs = _problem(dtype)
     lam_emp, lam_pop = 0.07, 0.5
@@ -69,10 +69,11 @@ def test_step_matches_explicit_jacobian_autograd(dtype, tol, block):
     assert math.isclose(out["R1"], float(p @ p) / len(y), rel_tol=10 * tol)
 
 
+@pytest.mark.parametrize("block", [5, None])
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
-def test_unpaired_without_penalty_equals_fused_step(dtype, tol):
+def test_unpaired_without_penalty_equals_fused_step(dtype, tol, block):
     T, _, _, _, y, U0, _ = _problem(dtype, paired=False)
-    step = en.blocked.BlockedStep(T, block_rows=5)
+    step = en.blocked.BlockedStep(T, block_rows=block)
     assert not step.paired
     Ut, Ut2 = U0.T.contiguous().to(dtype), U0.T.contiguous().to(dtype)
     step.step(Ut, y.to(dtype), 1.0)
@@ -80,10 +81,11 @@ def test_unpaired_without_penalty_equals_fused_step(dtype, tol):
     assert float((Ut - Ut2).abs().max() / (Ut2 - U0.T.to(dtype)).abs().max()) < tol
 
 
-def test_population_term_changes_the_step_and_unpaired_population_matches_oracle():
+@pytest.mark.parametrize("block", [4, None])
+def test_population_term_changes_the_step_and_unpaired_population_matches_oracle(block):
     T, T64, U_k, ev_k, y, U0, Xs = _problem(torch.float64, paired=False)
     want = _oracle_grad(T64, U_k, y, U0, Xs, 0.0, 2.0, 6)
-    step = en.blocked.BlockedStep(T, U_k, ev_k, block_rows=4)
+    step = en.blocked.BlockedStep(T, U_k, ev_k, block_rows=block)
     Ut = U0.T.contiguous()
     step.step(Ut, y, 1.0, 0.0, 2.0, Xs)
     assert float(((U0 - Ut.T) - want).abs().max() / want.abs().max()) < 1e-12
@@ -177,3 +179,16 @@ def test_train_with_block_rows_follows_the_fused_trainer(dtype, tol):
     assert float((got.U - ref.U).abs().max() / ref.U.abs().max()) < tol
     with pytest.raises(ValueError, match="block_rows"):
         en.train(T, y.to(dtype), block_rows=7, **dict(kw, model="L", U0=None))
+
+
+def test_two_pass_and_blocked_steps_agree_over_many_steps():
+    """block_rows=None (n x m buffers) follows the blocked step's path to rounding."""
+    T, _, U_k, ev_k, y, U0, Xs = _problem(torch.float64)
+    Ut1, Ut2 = U0.T.contiguous(), U0.T.contiguous()
+    a, b = (en.blocked.BlockedStep(T, U_k, ev_k, block_rows=k) for k in (8, None))
+    for _ in range(20):
+        o1, o2 = a.step(Ut1, y, 0.5, 0.1, 0.3, Xs), b.step(Ut2, y, 0.5, 0.1, 0.3, Xs)
+    assert torch.allclose(Ut1, Ut2, rtol=1e-12, atol=1e-14)
+    for key in ("mse", "R1", "R1_pop"):
+        assert math.isclose(o1[key], o2[key], rel_tol=1e-12), key
+    assert torch.allclose(o1["fL"], o2["fL"], rtol=1e-12, atol=1e-14)

@@ -52,7 +52,11 @@ class BlockedStep:
     U_k (n, n_k) orthonormal and evals_k (n_k,) > 0: the top eigenpairs of the training Gram
     (U_k for the empirical R_1, both for the population R_1; float64 is fine, they are cast
     once); block_rows: rows per block
-    (default 32: a 32 x m float32 block is 1.3 MB at m = 10^4, in L2/L3 cache).
+    (default 32: a 32 x m float32 block is 1.3 MB at m = 10^4, in L2/L3 cache), or None for
+    the two-pass step over all rows: Z = X U^T, V, f and f_L in n x m buffers (3 n m floats,
+    120 MB at the authors' size), then the penalties, then G and one gradient GEMM. It needs no
+    separate f_L GEMM (f_L is an elementwise pass over Z), so it is the faster layout on the
+    book's 2-core machine (``python -m escape_ntk.bench``); same flops otherwise.
     """
 
     def __init__(self, taylor, U_k=None, evals_k=None, block_rows: int = 32):
@@ -60,7 +64,7 @@ class BlockedStep:
         self.T = taylor
         self.n, self.m, self.d = taylor.n, taylor.m, taylor.d
         self.dtype = taylor.X.dtype
-        self.block = check_positive_int(block_rows, "block_rows")
+        self.block = None if block_rows is None else check_positive_int(block_rows, "block_rows")
         self.paired = _paired(taylor.W0, taylor.a)
         h = self.m // 2 if self.paired else self.m
         self.h = h
@@ -80,8 +84,10 @@ class BlockedStep:
                 self.inv_k = (1.0 / evals_k).to(self.dtype)
         else:
             self.U_k = self.inv_k = None
-        self.Z = torch.empty(self.block, self.m, dtype=self.dtype)
-        self.V = torch.empty(self.block, self.m, dtype=self.dtype)
+        rows = self.n if self.block is None else self.block
+        self.Z = torch.empty(rows, self.m, dtype=self.dtype)
+        self.V = torch.empty(rows, self.m, dtype=self.dtype)
+        self.B = torch.empty(rows, self.m, dtype=self.dtype) if self.block is None else None
         self.grad = torch.empty(self.d, self.m, dtype=self.dtype)
 
     # --- pieces ---
@@ -121,6 +127,44 @@ class BlockedStep:
         Gs = torch.cat([top, -top], dim=1) if self.paired else top
         return value, h_pop, Gs
 
+    def _penalties(self, Ut, fL, lam_emp, lam_pop, Xs, out):
+        """(h (n,), G_s (d, m) or None): the penalties' gradient in f_L(X; .) and the population
+        term's direct gradient; writes R1 (and R1_pop) into `out`."""
+        n = self.n
+        p = self._project(fL)
+        out["R1"] = float(p @ p) / n
+        hvec = p * (2.0 * lam_emp / n)
+        if Xs is None:
+            return hvec, None
+        v, h_pop, Gs = self.population(Xs, Ut, fL, lam_pop)
+        out["R1_pop"] = float(v)
+        return hvec + h_pop, Gs
+
+    def _two_pass(self, Ut, y, lr, lam_emp, lam_pop, Xs) -> dict:
+        """:meth:`step` with block_rows=None: forward over all rows, penalties, backward."""
+        T, n = self.T, self.n
+        X, S1, S2 = T.X, T.S1, T.S2
+        Z, V = self.Z, self.V
+        torch.mm(X, Ut, out=Z)
+        torch.addcmul(S1, S2, Z, value=0.5, out=V)                # V = S1 + S2 Z / 2
+        out: dict = {}
+        hvec = Gs = None
+        if self.U_k is not None:
+            fL = torch.mul(S1, Z, out=self.B).sum(dim=1)          # f_L, elementwise
+            out["fL"] = fL
+            hvec, Gs = self._penalties(Ut, fL, lam_emp, lam_pop, Xs, out)
+        f = Z.mul_(V).sum(dim=1)                                  # f_L + f_Q
+        r = (f - y).mul_(2.0 / n)
+        coef = -r if hvec is None else hvec - r
+        V.mul_((2.0 * r)[:, None]).addcmul_(S1, coef[:, None])    # G
+        grad = torch.mm(X.T, V, out=self.grad)
+        if Gs is not None:
+            grad.add_(Gs)
+        res = f - y
+        out["f"], out["mse"] = f, float(res @ res) / n
+        Ut.sub_(grad, alpha=lr)
+        return out
+
     def step(self, Ut: torch.Tensor, y: torch.Tensor, lr: float, lam_emp: float = 0.0,
              lam_pop: float = 0.0, Xs: torch.Tensor | None = None) -> dict:
         """One GD step in place, Ut (d, m) <- Ut - lr grad^T; returns the values at the old Ut.
@@ -136,26 +180,22 @@ class BlockedStep:
         if Xs is not None and self.inv_k is None:
             raise ValueError("the population R_1 needs the Gram's eigenvalues: build "
                              "BlockedStep(taylor, U_k, evals_k).")
+        if (lam_emp or lam_pop) and self.U_k is None:
+            raise ValueError("lam_emp and lam_pop need the Gram's eigenpairs: build "
+                             "BlockedStep(taylor, U_k, evals_k).")
+        if b is None:
+            return self._two_pass(Ut, y, lr, lam_emp, lam_pop, Xs)
         out: dict = {}
-        hvec = None
-        need = self.U_k is not None
         grad = self.grad
-        if need:
+        hvec = None
+        if self.U_k is not None:
             fL = self.f_L(Ut)
-            p = self._project(fL)
             out["fL"] = fL
-            out["R1"] = float(p @ p) / n
-            hvec = p * (2.0 * lam_emp / n)
-            if Xs is not None:
-                v, h_pop, Gs = self.population(Xs, Ut, fL, lam_pop)
-                out["R1_pop"] = float(v)
-                hvec = hvec + h_pop
+            hvec, Gs = self._penalties(Ut, fL, lam_emp, lam_pop, Xs, out)
+            if Gs is not None:
                 grad.copy_(Gs)
             else:
                 grad.zero_()
-        elif lam_emp or lam_pop:
-            raise ValueError("lam_emp and lam_pop need the Gram's eigenpairs: build "
-                             "BlockedStep(taylor, U_k, evals_k).")
         else:
             grad.zero_()
         f = torch.empty(n, dtype=self.dtype)
