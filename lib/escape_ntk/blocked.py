@@ -22,6 +22,9 @@ One step (:meth:`BlockedStep.step`), with h the penalties' gradient in f_L(X; .)
    G_b = 2 r_b V_b + (h_b - r_b) S1_b and grad^T += X_b^T G_b: the block's Z_b, V_b stay in
    cache and no n x m array is written, only the precomputed S1, S2 are read.
 
+With ``block_rows=None`` the same step runs in two passes over all rows instead (forward into
+n x m buffers, then the penalties, then G and the gradient GEMM), f_L coming from the forward.
+
 Under the paired initialization (W0[m/2:] = W0[:m/2], a[m/2:] = -a[:m/2]) S1 and S2 are
 antisymmetric in the two halves, so every product with S1 alone (f_L, the cross Gram, Phi_s^T)
 runs on m/2 columns. Flops per step: 2nmd (Z) + 2nmd (grad) + nmd (f_L) [+ nsm (cross Gram)
@@ -55,8 +58,8 @@ class BlockedStep:
     (default 32: a 32 x m float32 block is 1.3 MB at m = 10^4, in L2/L3 cache), or None for
     the two-pass step over all rows: Z = X U^T, V, f and f_L in n x m buffers (3 n m floats,
     120 MB at the authors' size), then the penalties, then G and one gradient GEMM. It needs no
-    separate f_L GEMM (f_L is an elementwise pass over Z), so it is the faster layout on the
-    book's 2-core machine (``python -m escape_ntk.bench``); same flops otherwise.
+    separate f_L GEMM (f_L is an elementwise pass over Z): on the book's 2-core machine about 8%
+    faster at one thread and as fast at two (``python -m escape_ntk.bench``, authors_step).
     """
 
     def __init__(self, taylor, U_k=None, evals_k=None, block_rows: int = 32):
@@ -187,17 +190,15 @@ class BlockedStep:
             return self._two_pass(Ut, y, lr, lam_emp, lam_pop, Xs)
         out: dict = {}
         grad = self.grad
-        hvec = None
+        hvec = Gs = None
         if self.U_k is not None:
             fL = self.f_L(Ut)
             out["fL"] = fL
             hvec, Gs = self._penalties(Ut, fL, lam_emp, lam_pop, Xs, out)
-            if Gs is not None:
-                grad.copy_(Gs)
-            else:
-                grad.zero_()
-        else:
+        if Gs is None:
             grad.zero_()
+        else:
+            grad.copy_(Gs)
         f = torch.empty(n, dtype=self.dtype)
         for i in range(0, n, b):
             j = min(i + b, n)
