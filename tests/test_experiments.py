@@ -133,3 +133,18 @@ def test_dynamics_panels_plots_the_seed_mean_against_log_d_t_from_t_1():
     assert len(axes[0].collections) == 1 and not axes[1].collections  # a band only with seeds
     assert [ax.get_title() for ax in axes] == ["A", "B"]
     plt.close(fig)
+
+
+def test_dynamics_panels_draws_reference_runs_in_grey_after_the_coloured_ones():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+    steps = np.array([1, 10])
+    run = ("run", steps, {"R1": [[1.0, 2.0]]})
+    ref = ("ref", steps, {"R1": [[3.0, 4.0]]})
+    fig, axes = en.dynamics_panels([run], 10, keys=("R1",), colors=["C1"], reference=[ref])
+    lines = axes[0].lines
+    assert [ln.get_label() for ln in lines] == ["run", "ref"]
+    assert np.allclose(lines[1].get_ydata(), [3.0, 4.0])
+    assert mcolors.same_color(lines[1].get_color(), "0.6")
+    assert mcolors.same_color(lines[0].get_color(), "C1")
+    plt.close(fig)

@@ -324,6 +324,8 @@ BAD = {
                                                          keys=("R1",)),
     "dynamics_panels titles": lambda: en.dynamics_panels([("a", [0, 1], {"R1": [[0, 1]]})], 10,
                                                          keys=("R1",), titles=("x", "y")),
+    "dynamics_panels colors": lambda: en.dynamics_panels([("a", [0, 1], {"R1": [[0, 1]]})], 10,
+                                                         keys=("R1",), colors=["r", "g"]),
     # the authors' MLP (en.mlp) and the network-vs-Taylor drivers (en.networks)
     "mlp_init unknown init": lambda: en.mlp.mlp_init(4, 5, g, init="kaiming"),
     "mlp_init d 0": lambda: en.mlp.mlp_init(0, 5, g),

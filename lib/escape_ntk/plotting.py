@@ -95,18 +95,21 @@ def seed_bars(ax, rows, values=("test",), labels=None, colors=None, names=None, 
 
 
 def dynamics_panels(runs, d: int, keys=("R1", "train", "test"), titles=None, colors=None,
-                    width: float = 10.5, height: float = 3.3):
+                    width: float = 10.5, height: float = 3.3, reference=()):
     """The authors' three-panel figure: one panel per logged quantity, each run's mean ± std over
     seeds against log_d t, from t = 1 (log_d t = 0) on.
 
     `runs`: a list of (label, steps (T,), {key: values (seeds, T)}), one per run (curve); `d`: the
     base of the logarithm (the input dimension); `keys`: the quantities, one panel each, titled
-    by `titles` (default: the keys); `colors`: one per run (default: viridis). Returns
+    by `titles` (default: the keys); `colors`: one per run (default: viridis); `reference`: more
+    runs in the same format, drawn in grey after them (a baseline to compare with). Returns
     (fig, axes); the caller sets scales, limits and reference lines. Cost O(runs x seeds x T).
     """
     runs = list(runs)
     if not runs:
         raise ValueError("dynamics_panels needs at least one run (label, steps, {key: values}).")
+    if colors is not None and len(colors) != len(runs):
+        raise ValueError(f"{len(colors)} colors for {len(runs)} runs; give one color per run.")
     if d < 2:
         raise ValueError(f"d is the base of log_d t and must be >= 2; got {d}.")
     titles = list(keys) if titles is None else list(titles)
@@ -116,9 +119,12 @@ def dynamics_panels(runs, d: int, keys=("R1", "train", "test"), titles=None, col
         import matplotlib.pyplot as plt
 
         colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(runs)))
+    reference = list(reference)
     fig, axes = subplots(1, len(keys), width=width, height=height)
     axes = np.atleast_1d(axes)
-    for (label, steps, series), color in zip(runs, colors, strict=False):
+    for (label, steps, series), color in zip(runs + reference,
+                                             list(colors) + ["0.6"] * len(reference),
+                                             strict=True):
         steps = np.asarray(steps)
         keep = steps >= 1
         for key, ax in zip(keys, axes, strict=True):
